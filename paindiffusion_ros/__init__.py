@@ -1,0 +1,1 @@
+"""paindiffusion: a ROS 2 pain-expression face for a robotic patient simulator."""

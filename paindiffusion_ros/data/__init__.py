@@ -1,0 +1,1 @@
+"""Training data: the synthetic pain-response world and the BioVid/EMOCA feature loader."""

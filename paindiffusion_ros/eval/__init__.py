@@ -1,0 +1,1 @@
+"""Evaluation: the paper's metrics (Sim, Corr, Dist, Divrs, Var) and baselines."""

@@ -1,0 +1,1 @@
+"""Elbow hardware backends (Dynamixel MX-64, Arduino bridge, simulation) and their emulators; no rclpy."""

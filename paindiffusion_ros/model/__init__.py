@@ -1,0 +1,1 @@
+"""PainDiffusion model core: network, EDM, guidance, sampler, diffusion-forcing stream, checkpoints; no rclpy."""

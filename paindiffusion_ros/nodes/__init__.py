@@ -1,0 +1,1 @@
+"""Thin rclpy adapters, one file per ROS node; algorithms live in the sibling packages."""

@@ -1,0 +1,1 @@
+"""Whole-session tools: demo orchestration on plain machines, recording, session video."""
