@@ -1,0 +1,134 @@
+"""Checkpoint directories: ``model.safetensors`` + ``config.json`` (+ ``denoiser.onnx`` once exported).
+
+``config.json`` holds the architecture (``ModelConfig``), the face binding name the latent
+was trained for, the latent normalisation (per-channel mean, scale, jaw scale) and free-form
+training information. Every problem loading one raises ``CheckpointError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..face.binding import FaceBinding, get_binding
+from .config import ModelConfig
+from .network import TemporalUNet
+from .normalization import LatentNormalization
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+ONNX_FILE = "denoiser.onnx"
+FORMAT = "paindiffusion-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the network (eval mode) and everything saved beside it."""
+
+    directory: Path
+    net: TemporalUNet
+    config: ModelConfig
+    normalization: LatentNormalization
+    binding: FaceBinding
+    training: dict[str, Any]
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.directory / ONNX_FILE
+
+
+def save_checkpoint(directory: str | Path, net: TemporalUNet, config: ModelConfig,
+                    normalization: LatentNormalization, face_binding: FaceBinding | str,
+                    training: Optional[dict[str, Any]] = None) -> Path:
+    """Write ``net``'s weights and the metadata into ``directory`` (created if needed)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    binding_name = face_binding.name if isinstance(face_binding, FaceBinding) else get_binding(face_binding).name
+    tensors = {name: t.detach().cpu().contiguous() for name, t in net.state_dict().items()}
+    save_file(tensors, str(directory / WEIGHTS_FILE))
+    meta = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "model": config.to_dict(),
+        "face_binding": binding_name,
+        "normalization": normalization.to_dict(),
+        "training": training or {},
+    }
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return directory
+
+
+def load_checkpoint(directory: str | Path, expected_binding: FaceBinding | str | None = None) -> Checkpoint:
+    """Load a checkpoint directory; ``expected_binding`` (name or binding) must match if given."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    meta = _read_meta(directory / CONFIG_FILE)
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        normalization = LatentNormalization.from_dict(meta["normalization"])
+        binding = get_binding(meta["face_binding"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: {exc}") from None
+    if expected_binding is not None:
+        expected = expected_binding.name if isinstance(expected_binding, FaceBinding) else expected_binding
+        if binding.name != expected:
+            raise CheckpointError(
+                f"{directory} was trained for face binding {binding.name!r} but {expected!r} is in use; "
+                "use a checkpoint trained for this face (or switch the face)"
+            )
+    net = TemporalUNet(config)
+    _load_weights(net, directory / WEIGHTS_FILE)
+    net.eval()
+    training = meta.get("training", {})
+    return Checkpoint(directory, net, config, normalization, binding, training if isinstance(training, dict) else {})
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} is missing")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a {FORMAT} config (missing or wrong 'format')")
+    if meta.get("version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unsupported checkpoint version {meta.get('version')!r} (expected {FORMAT_VERSION})")
+    for key in ("model", "face_binding", "normalization"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: missing key {key!r}")
+    return meta
+
+
+def _load_weights(net: TemporalUNet, path: Path) -> None:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} is missing")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is truncated or corrupt ({exc})") from None
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing:
+        raise CheckpointError(f"{path}: missing weights {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+    if extra:
+        raise CheckpointError(f"{path}: unexpected weights {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"{path}: weight {name!r} has shape {tuple(tensor.shape)}, the config expects {tuple(expected[name].shape)}"
+            )
+    net.load_state_dict({name: t.to(torch.float32) for name, t in tensors.items()})

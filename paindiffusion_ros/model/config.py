@@ -1,0 +1,79 @@
+"""Architecture and diffusion settings of a PainDiffusion model, saved with its weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the temporal latent U-Net (paper §III-C) and its EDM constants (§III-D).
+
+    The default is sized for real time on 2 CPU cores (see ``benchmarks/bench_generator.py``):
+    4-frame stacking turns a 64-frame window into 16 tokens, two U-Net levels of 64/128
+    channels, attention only at the coarse level.
+    """
+
+    latent_dim: int = field(default=53, metadata={"help": "floats per frame (50 expression + 3 jaw)", "range": (1, 1024)})
+    stack: int = field(default=4, metadata={"help": "frames stacked into one token (frame stacking)", "range": (1, 16)})
+    window: int = field(default=64, metadata={"help": "training window in frames", "range": (4, 4096)})
+    channels: tuple[int, ...] = field(default=(64, 128), metadata={"help": "U-Net channels per level", "range": (8, 1024)})
+    blocks_per_level: int = field(default=1, metadata={"help": "ResNet blocks per U-Net level", "range": (1, 8)})
+    attention_levels: tuple[bool, ...] = field(
+        default=(False, True), metadata={"help": "whether each level has cross + temporal attention", "choices": (False, True)}
+    )
+    heads: int = field(default=4, metadata={"help": "attention heads", "range": (1, 32)})
+    embed_dim: int = field(default=128, metadata={"help": "noise/frame-time embedding width", "range": (8, 2048)})
+    cond_dim: int = field(default=64, metadata={"help": "condition token width", "range": (8, 2048)})
+    groups: int = field(default=8, metadata={"help": "GroupNorm groups", "range": (1, 64)})
+    sigma_data: float = field(default=1.0, metadata={"help": "EDM σ_data of the normalised latent", "range": (1e-3, 10.0)})
+    p_mean: float = field(default=-1.2, metadata={"help": "training log-σ mean (EDM P_mean)", "range": (-5.0, 5.0)})
+    p_std: float = field(default=1.2, metadata={"help": "training log-σ std (EDM P_std)", "range": (0.01, 5.0)})
+    sigma_min: float = field(default=0.002, metadata={"help": "smallest sampling σ", "range": (1e-5, 1.0)})
+    sigma_max: float = field(default=80.0, metadata={"help": "largest sampling σ", "range": (1.0, 1000.0)})
+    rho: float = field(default=7.0, metadata={"help": "Karras schedule ρ", "range": (1.0, 20.0)})
+    condition_dropout: float = field(default=0.1, metadata={"help": "training drop probability per condition", "range": (0.0, 1.0)})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "attention_levels", tuple(bool(a) for a in self.attention_levels))
+        if len(self.channels) != len(self.attention_levels):
+            raise ValueError(
+                f"ModelConfig: channels {self.channels} and attention_levels {self.attention_levels} need one entry per level"
+            )
+        for c in self.channels:
+            if c % self.groups or c % self.heads:
+                raise ValueError(f"ModelConfig: channel count {c} must divide by groups={self.groups} and heads={self.heads}")
+        tokens = self.window // self.stack
+        if self.window % self.stack or tokens % 2 ** (len(self.channels) - 1):
+            raise ValueError(
+                f"ModelConfig: window {self.window} must split into tokens of stack {self.stack} "
+                f"that halve {len(self.channels) - 1} times"
+            )
+
+    @property
+    def token_multiple(self) -> int:
+        """Sequence lengths (frames) the network accepts are multiples of this."""
+        return self.stack * 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Build from a dict, naming any key that is not a field."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        return cls.from_dict(json.loads(text))
