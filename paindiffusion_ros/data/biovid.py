@@ -25,8 +25,8 @@ import numpy as np
 
 from ..face import facs
 from ..face.binding import FLAME_EMOCA
+from ..model.conditions import EMOTIONS
 from .dataset import FPS, DatasetError, PainDataset, Recording
-from .synthetic import EMOTIONS
 
 SPLIT_CHOICES = ("train", "validation", "all")
 PAPER_SPLIT = (61, 26)

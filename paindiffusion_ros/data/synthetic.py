@@ -54,6 +54,7 @@ from tqdm import tqdm
 
 from ..face import facs
 from ..face.binding import BUILTIN_FACS
+from ..model.conditions import EMOTIONS
 from .dataset import FPS, PainDataset, Recording
 
 BASELINE_C = 32.0
@@ -75,8 +76,8 @@ EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
 }
 """EMFACS prototype intensities (0–5) per emotion class; ``_R`` marks a one-sided unit."""
 
-EMOTIONS: tuple[str, ...] = tuple(EMOTION_PROTOTYPES)
 EMOTION_FREQUENCY = np.array([0.08, 0.10, 0.08, 0.08, 0.15, 0.30, 0.12, 0.09])
+"""How often each class of ``EMOTIONS`` (in that order) is a subject's emotion."""
 
 PAIN_CLUSTERS: dict[str, dict[str, float]] = {
     "brow": {"AU4": 3.0},
@@ -290,7 +291,7 @@ def _unit_vector(weights: dict[str, float]) -> np.ndarray:
 
 
 CLUSTER_VECTORS = np.stack([_unit_vector(c) for c in PAIN_CLUSTERS.values()])
-EMOTION_VECTORS = np.stack([_unit_vector(p) for p in EMOTION_PROTOTYPES.values()])
+EMOTION_VECTORS = np.stack([_unit_vector(EMOTION_PROTOTYPES[e]) for e in EMOTIONS])
 AU43 = list(facs.au_indices("AU43"))
 AU45 = list(facs.au_indices("AU45"))
 AU26 = facs.channel_index("AU26")
