@@ -39,6 +39,7 @@ setup(
         "dynamixel-sdk>=3.7",
         "pyserial>=3.5",
         "opencv-python-headless>=4.8",
+        "numba>=0.59",
         "rosbags>=0.10",
         "mcap>=1.1",
         "matplotlib>=3.7",
