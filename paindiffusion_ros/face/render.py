@@ -1,0 +1,138 @@
+"""CPU renderer: a perspective camera on the head frame, z-buffer rasterisation, Phong shading.
+
+The kernels live in ``raster.py`` (numba, one core). Measured alternatives and the reason
+for this choice are in ``benchmarks/bench_render.py`` and the face section of README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+
+from . import raster
+
+if TYPE_CHECKING:
+    from .models import FaceModel
+
+REGIONS = ("full", "eyes", "mouth")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Camera framing and shading of the face renderer (head frame, metres)."""
+
+    fov_deg: float = field(default=20.0, metadata={"help": "vertical field of view (degrees)", "range": (5.0, 90.0)})
+    distance: float = field(default=0.0, metadata={
+        "help": "camera distance from the framing centre (m); 0 frames the face automatically", "range": (0.0, 5.0)})
+    center_x: float = field(default=0.0, metadata={"help": "framing centre x (m)", "range": (-1.0, 1.0)})
+    center_y: float = field(default=0.0, metadata={"help": "framing centre y (m)", "range": (-1.0, 1.0)})
+    center_z: float = field(default=0.0, metadata={"help": "framing centre z (m)", "range": (-1.0, 1.0)})
+    margin: float = field(default=1.08, metadata={
+        "help": "automatic framing: view height over the framed height", "range": (1.0, 3.0)})
+    ambient: float = field(default=0.30, metadata={"help": "ambient light fraction", "range": (0.0, 1.0)})
+    specular: float = field(default=0.06, metadata={"help": "specular highlight strength", "range": (0.0, 1.0)})
+    shininess: float = field(default=24.0, metadata={"help": "specular exponent", "range": (1.0, 256.0)})
+    background: int = field(default=0x202428, metadata={
+        "help": "background colour as 0xRRGGBB", "range": (0, 0xFFFFFF)})
+    cull_back_faces: bool = field(default=True, metadata={"help": "skip triangles facing away from the camera"})
+
+
+LIGHT = np.array([0.35, 0.45, 1.0], np.float32) / np.linalg.norm([0.35, 0.45, 1.0])
+VIEW = np.array([0.0, 0.0, 1.0], np.float32)
+
+
+class Renderer:
+    """Rasterise triangle meshes seen from +z (looking down -z) into ``(H,W,3) uint8`` RGB.
+
+    ``size`` is the image width; ``aspect`` (width/height) sets the height. The camera
+    looks at ``(center_x, center_y, center_z)`` from ``distance`` along +z.
+    """
+
+    def __init__(self, size: int = 512, config: Optional[RenderConfig] = None, aspect: float = 1.0) -> None:
+        if not 16 <= int(size) <= 8192:
+            raise ValueError(f"render size must be 16..8192 pixels, got {size}")
+        self.config = config or RenderConfig()
+        if self.config.distance <= 0.0:
+            raise ValueError("Renderer needs a camera distance > 0 (FaceRenderer frames one automatically)")
+        self.width = int(size)
+        self.height = max(1, int(round(size / aspect)))
+        c = self.config
+        self._eye = np.array([c.center_x, c.center_y, c.center_z + c.distance], np.float32)
+        self._focal = 0.5 * self.height / np.tan(np.radians(c.fov_deg) / 2.0)
+        bg = c.background
+        self._background = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], np.uint8)
+        self._depth = np.empty((self.height, self.width), np.float32)
+        self._face_id = np.empty((self.height, self.width), np.int32)
+        self._bary = np.empty((self.height, self.width, 2), np.float32)
+
+    def project(self, vertices: np.ndarray) -> np.ndarray:
+        """Pixel x, pixel y (down) and camera depth of each vertex, (V,3) float32."""
+        rel = np.asarray(vertices, np.float32) - self._eye
+        depth = np.maximum(-rel[:, 2], 1e-6)
+        screen = np.empty_like(rel)
+        screen[:, 0] = 0.5 * self.width + self._focal * rel[:, 0] / depth
+        screen[:, 1] = 0.5 * self.height - self._focal * rel[:, 1] / depth
+        screen[:, 2] = depth
+        return screen
+
+    def rasterize(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Visible triangle per pixel: ``(depth, face_id (-1 = background), barycentrics)``."""
+        faces = _check_faces(faces, len(vertices))
+        self._depth.fill(np.inf)
+        self._face_id.fill(-1)
+        raster.rasterize(self.project(vertices), faces, self._depth, self._face_id, self._bary,
+                         self.config.cull_back_faces)
+        return self._depth, self._face_id, self._bary
+
+    def render(self, vertices: np.ndarray, faces: np.ndarray, vertex_colors: np.ndarray) -> np.ndarray:
+        """Shaded RGB image of the mesh (colours 0–1 per vertex)."""
+        vertices = np.ascontiguousarray(vertices, np.float32)
+        colors = np.ascontiguousarray(vertex_colors, np.float32)
+        if vertices.ndim != 2 or vertices.shape[1] != 3 or colors.shape != vertices.shape:
+            raise ValueError(f"expected vertices and vertex_colors of shape (V,3), got {vertices.shape} and {colors.shape}")
+        faces = _check_faces(faces, len(vertices))
+        _, face_id, bary = self.rasterize(vertices, faces)
+        normals = raster.vertex_normals(vertices, faces)
+        image = np.empty((self.height, self.width, 3), np.uint8)
+        c = self.config
+        raster.shade(face_id, bary, faces, normals, colors, LIGHT, VIEW, c.ambient, c.specular, c.shininess,
+                     self._background, image)
+        return image
+
+
+def _check_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    faces = np.ascontiguousarray(faces, np.int32)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"expected faces of shape (F,3), got {faces.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= n_vertices):
+        raise ValueError(f"face indices must lie in 0..{n_vertices - 1}, got {faces.min()}..{faces.max()}")
+    return faces
+
+
+def framed(face: "FaceModel", config: RenderConfig, region: str = "full") -> tuple[RenderConfig, float]:
+    """Camera config looking at a face region, and the image aspect (width/height) it needs."""
+    if region not in REGIONS:
+        raise ValueError(f"unknown crop region {region!r}; choose one of {', '.join(REGIONS)}")
+    if config.distance > 0.0 and region == "full":
+        return config, 1.0
+    cx, cy, z_front, half_w, half_h = face.regions[region]
+    if region == "full":
+        half_w = half_h = max(half_w, half_h)
+    distance = config.margin * half_h / np.tan(np.radians(config.fov_deg) / 2.0) + z_front
+    return replace(config, center_x=cx, center_y=cy, center_z=0.0, distance=float(distance)), half_w / half_h
+
+
+class FaceRenderer:
+    """Render a face model from its 50+3 parameters (framing the face, or a crop region)."""
+
+    def __init__(self, face: "FaceModel", size: int = 512, config: Optional[RenderConfig] = None,
+                 region: str = "full") -> None:
+        self.face = face
+        camera, aspect = framed(face, config or RenderConfig(), region)
+        self.renderer = Renderer(size, camera, aspect)
+
+    def render(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
+        """RGB frame of the face with these expression coefficients and jaw pose."""
+        return self.renderer.render(self.face.vertices(expression, jaw_pose), self.face.faces, self.face.vertex_colors)
