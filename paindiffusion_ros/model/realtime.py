@@ -1,0 +1,191 @@
+"""Real-time playback of a chunked generator on a fixed frame clock.
+
+The diffusion-forcing stream produces frames in chunks of ``horizon`` frames, each
+taking a variable compute time; a face must be shown at a steady 25 Hz. Two pieces
+decouple the two clocks:
+
+``FramePlayer`` (the clock side) buffers chunks and hands out exactly one frame per
+tick, never blocking on the model. When the buffer runs dry it holds the last frame and
+eases it to neutral with a raised-cosine blend over ``ease_time`` (counting the
+underrun); when frames arrive again it blends from what was last shown into them over
+the same time, so the face never jumps.
+
+``GenerationWorker`` (the model side) runs in its own thread and requests the next
+chunk as soon as the buffer falls to the *low-water mark*: the frames that will be
+played while one chunk is computed (the measured compute time × fps, with a safety
+factor) plus one frame. So a new chunk lands just before the buffer empties, and a
+stimulus change reaches the face after at most one horizon of waiting for the next
+request, plus the compute time, plus the few margin frames still queued: about one
+horizon (+ compute) of reaction latency, instead of the several horizons a deep
+buffer would add. The stimulus for a chunk is the latest value, held over its horizon.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One played frame: expression (E,), jaw pose (J,), and whether it is model output."""
+
+    expression: np.ndarray
+    jaw_pose: np.ndarray
+    live: bool
+
+
+class Chunk(Protocol):
+    expression: np.ndarray
+    jaw_pose: np.ndarray
+
+
+class ChunkGenerator(Protocol):
+    horizon: int
+
+    def advance(self, stimulus_c: np.ndarray) -> Chunk: ...
+
+
+def cosine_ease(progress: float) -> float:
+    """Weight of the old frame during a blend: 1 at progress 0, 0 at progress ≥ 1."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+
+
+class FramePlayer:
+    """Chunk buffer with one-frame-per-tick output and eased underruns (thread-safe)."""
+
+    def __init__(self, expression_dim: int, jaw_dim: int, fps: float = 25.0, ease_time: float = 0.5) -> None:
+        if ease_time <= 0 or fps <= 0:
+            raise ValueError(f"fps ({fps}) and ease_time ({ease_time}) must be positive")
+        self.neutral = np.zeros(expression_dim + jaw_dim, dtype=np.float32)
+        self.expression_dim = expression_dim
+        self.fps = fps
+        self.ease_frames = max(1, round(ease_time * fps))
+        self._frames: deque[np.ndarray] = deque()
+        self._lock = threading.Lock()
+        self._shown = self.neutral.copy()
+        self._blend_from = self.neutral.copy()
+        self._blend_step = self.ease_frames
+        self._live = False
+        self.underruns = 0
+        self.underrun_frames = 0
+        self.frames_played = 0
+
+    @property
+    def buffered(self) -> int:
+        with self._lock:
+            return len(self._frames)
+
+    def push(self, expression: np.ndarray, jaw_pose: np.ndarray) -> None:
+        """Append a chunk: expression (h, E) and jaw pose (h, J)."""
+        expression = np.asarray(expression, dtype=np.float32)
+        jaw_pose = np.asarray(jaw_pose, dtype=np.float32)
+        if expression.ndim != 2 or jaw_pose.ndim != 2 or len(expression) != len(jaw_pose):
+            raise ValueError(f"chunk shapes disagree: expression {expression.shape}, jaw_pose {jaw_pose.shape}")
+        frames = np.concatenate([expression, jaw_pose], axis=1)
+        if frames.shape[1] != len(self.neutral):
+            raise ValueError(f"chunk has {frames.shape[1]} values per frame, expected {len(self.neutral)}")
+        with self._lock:
+            self._frames.extend(frames)
+
+    def clear(self) -> None:
+        """Drop buffered frames (the next ticks ease to neutral)."""
+        with self._lock:
+            self._frames.clear()
+
+    def next_frame(self) -> Frame:
+        """The frame for this tick; never blocks on generation."""
+        with self._lock:
+            live = bool(self._frames)
+            if live != self._live:
+                self._blend_from, self._blend_step = self._shown, 0
+                if not live:
+                    self.underruns += 1
+                self._live = live
+            target = self._frames.popleft() if live else self.neutral
+            self._blend_step += 1
+            weight = cosine_ease(self._blend_step / self.ease_frames)
+            self._shown = (weight * self._blend_from + (1.0 - weight) * target).astype(np.float32)
+            self.frames_played += 1
+            if not live:
+                self.underrun_frames += 1
+            shown = self._shown
+        return Frame(shown[: self.expression_dim].copy(), shown[self.expression_dim :].copy(), live)
+
+
+class GenerationWorker:
+    """Thread that loads a chunk generator with ``load()`` and keeps a ``FramePlayer`` fed.
+
+    Loading runs in the thread too, so a slow or failing model never holds up the clock;
+    any exception ends the thread and is handed to ``on_error`` (and kept in ``error``).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], ChunkGenerator],
+        player: FramePlayer,
+        stimulus: Callable[[], float],
+        safety: float = 1.5,
+        on_error: Optional[Callable[[BaseException], None]] = None,
+    ) -> None:
+        self.load = load
+        self.generator: Optional[ChunkGenerator] = None
+        self.player = player
+        self.stimulus = stimulus
+        self.safety = safety
+        self.on_error = on_error
+        self.lock = threading.Lock()
+        """Held while the generator computes; take it to change the generator safely."""
+        self.compute_time = 0.0
+        self.chunks = 0
+        self.error: Optional[BaseException] = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="paindiffusion-generation", daemon=True)
+
+    @property
+    def low_water(self) -> int:
+        """Buffered frames at or below which the next chunk is requested."""
+        return math.ceil(self.compute_time * self.player.fps * self.safety) + 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def poke(self) -> None:
+        """Re-check the buffer now (call from the clock tick)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            generator = self.load()
+            with self.lock:
+                self.generator = generator
+            while not self._stop.is_set():
+                if self.player.buffered > self.low_water:
+                    self._wake.wait(1.0 / self.player.fps)
+                    self._wake.clear()
+                    continue
+                stimulus = np.full(generator.horizon, self.stimulus(), dtype=np.float32)
+                start = time.perf_counter()
+                with self.lock:
+                    chunk = generator.advance(stimulus)
+                elapsed = time.perf_counter() - start
+                self.compute_time = elapsed if self.chunks == 0 else 0.7 * self.compute_time + 0.3 * elapsed
+                self.chunks += 1
+                if not self._stop.is_set():
+                    self.player.push(chunk.expression, chunk.jaw_pose)
+        except Exception as error:  # reported to the node, which keeps its clock running
+            self.error = error
+            if self.on_error is not None:
+                self.on_error(error)

@@ -1,0 +1,114 @@
+"""``elbow_driver``: the elbow backend → ``/joint_states`` (≥ 50 Hz) and ``/diagnostics`` (1 Hz).
+
+Parameters: every field of ``hardware.base.ElbowConfig`` (start-up only, except ``mode``,
+which switches compliant/hold/resist at run time) plus ``ElbowDriverSettings``. A port
+that cannot be opened is an ERROR on ``/diagnostics`` and is retried; the node never
+exits for it. Destroying the node closes the backend (torque off, port closed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from ..hardware.base import ElbowBackend, ElbowConfig, ElbowError, ElbowStatus, make_backend
+from .diagnostics import DiagnosticsPublisher, status
+from .params import ParameterGroup
+from .qos import STREAM
+from .spin import run_node
+
+JOINT_NAME = "elbow_joint"
+"""The revolute joint of ``urdf/elbow_rig.urdf``."""
+
+
+@dataclass
+class ElbowDriverSettings:
+    """Publishing settings of the elbow driver node."""
+
+    rate: float = field(default=100.0, metadata={"help": "joint state publishing rate (Hz)", "range": (50.0, 1000.0)})
+    joint_name: str = field(default=JOINT_NAME, metadata={"help": "joint name in /joint_states; must match the URDF"})
+    reopen_period: float = field(default=2.0, metadata={"help": "seconds between attempts to open an elbow that failed to open", "range": (0.1, 60.0)})
+
+
+class ElbowDriverNode(Node):
+    """Reads the elbow backend on a timer and publishes its joint state and health."""
+
+    def __init__(self, node_name: str = "elbow_driver", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.settings = ParameterGroup(self, ElbowDriverSettings()).settings
+        self.elbow = ParameterGroup(self, ElbowConfig(), mutable=("mode",), apply=self._apply_elbow)
+        self.backend: ElbowBackend = make_backend(self.elbow.settings)
+        self.open_error = ""
+        self.joint_states = self.create_publisher(JointState, "/joint_states", STREAM)
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.samples = 0
+        self._open()
+        hardware = MutuallyExclusiveCallbackGroup()
+        self.create_timer(1.0 / self.settings.rate, self._publish_state, callback_group=hardware)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=hardware)
+        self.create_timer(self.settings.reopen_period, self._reopen, callback_group=hardware)
+
+    def _open(self) -> None:
+        try:
+            self.backend.open()
+            self.open_error = ""
+        except ElbowError as error:
+            if str(error) != self.open_error:
+                self.get_logger().error(f"cannot open the {self.elbow.settings.backend} elbow: {error}")
+            self.open_error = str(error)
+
+    def _reopen(self) -> None:
+        if self.open_error:
+            self._open()
+
+    def _apply_elbow(self, changes: dict[str, Any]) -> None:
+        """Run-time change of ``mode`` (the only mutable elbow field)."""
+        try:
+            self.backend.set_mode(changes["mode"])
+        except ElbowError as error:
+            raise ValueError(str(error)) from None
+
+    def _publish_state(self) -> None:
+        state = None if self.open_error else self.backend.read()
+        if state is None or not math.isfinite(state.position):
+            return
+        message = JointState()
+        message.header.stamp = self.get_clock().now().to_msg()
+        message.name = [self.settings.joint_name]
+        message.position = [float(state.position)]
+        message.velocity = [float(state.velocity)]
+        message.effort = [float(state.effort)]
+        self.joint_states.publish(message)
+        self.samples += 1
+
+    def elbow_status(self) -> ElbowStatus:
+        """The backend's status, or a disconnected one carrying the open error."""
+        if self.open_error:
+            config = self.elbow.settings
+            return ElbowStatus(connected=False, backend=config.backend, port=config.port, mode=config.mode, message=self.open_error)
+        return self.backend.status()
+
+    def _publish_diagnostics(self) -> None:
+        health = self.elbow_status()
+        values = dict(health.key_values())
+        values["samples"] = self.samples
+        hardware_id = health.port if health.backend != "sim" else "sim"
+        self.diagnostics.publish(status(self.diagnostics.name("elbow"), bytes([health.level]), health.summary(), values, hardware_id))
+
+    def destroy_node(self) -> None:
+        """Close the backend (torque off, port closed) before the node goes."""
+        self.backend.close()
+        super().destroy_node()
+
+
+def main(args: Optional[Sequence[str]] = None) -> int:
+    return run_node(ElbowDriverNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""``main()`` for the node executables: spin until SIGINT, then shut down cleanly."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+
+def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None) -> int:
+    """Init rclpy with ``args``, spin the node, and on SIGINT / shutdown destroy it
+    (each node releases its hardware and files there) and ``rclpy.try_shutdown()``.
+
+    A single-threaded executor: the nodes' slow work (generation) runs in their own
+    threads, and rclpy's multi-threaded executor busy-polls (see ``graph.py``)."""
+    rclpy.init(args=args)
+    node: Optional[Node] = None
+    try:
+        node = make_node()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,120 @@
+"""``stimulus_mapper``: ``/joint_states`` → ``/pain/stimulus`` (sensor_msgs/Temperature, °C).
+
+One stimulus per joint state, with the joint state's stamp, mapped by
+``stimulus.angle_to_temperature``; the variance field carries the angle's quantisation
+noise through the local slope of the map. A NaN angle, or no joint state for longer
+than ``stale_timeout``, gives the baseline (published at ``idle_rate`` while stale), a
+throttled warning and a WARN on ``/diagnostics``. The map's settings, the patient
+profile included, can change at run time; a bad profile is rejected with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from rclpy.node import Node
+from sensor_msgs.msg import JointState, Temperature
+
+from ..stimulus import StimulusMap, StimulusMapConfig
+from .diagnostics import OK, WARN, DiagnosticsPublisher, status
+from .elbow_driver import JOINT_NAME
+from .params import ParameterGroup
+from .qos import LATEST, STREAM
+from .spin import run_node
+
+MX64_ANGLE_STD = 2.0 * math.pi / 4096 / math.sqrt(12.0)
+"""Standard deviation (rad) of the MX-64 encoder's quantisation, 4096 ticks per turn."""
+
+WARN_THROTTLE_S = 5.0
+
+
+@dataclass
+class StimulusMapperSettings:
+    """Topic-side settings of the stimulus mapper node."""
+
+    joint_name: str = field(default=JOINT_NAME, metadata={"help": "joint in /joint_states whose angle is the stimulus"})
+    angle_std: float = field(default=MX64_ANGLE_STD, metadata={"help": "angle noise (rad, 1 sigma) propagated into the variance field", "range": (0.0, 0.5)})
+    idle_rate: float = field(default=25.0, metadata={"help": "rate (Hz) of baseline stimuli while the input is stale", "range": (1.0, 200.0)})
+    frame_id: str = field(default="elbow_link", metadata={"help": "frame_id of the published stimulus"})
+
+
+class StimulusMapperNode(Node):
+    """Maps each elbow angle to a heat stimulus; falls back to the baseline when input stops."""
+
+    def __init__(self, node_name: str = "stimulus_mapper", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.settings = ParameterGroup(self, StimulusMapperSettings()).settings
+        self.params = ParameterGroup(
+            self, StimulusMapConfig(), mutable=("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile"), apply=self._apply_map
+        )
+        self.map = StimulusMap(self.params.settings)
+        self.last_input = -math.inf
+        self.stale_count = 0
+        self.nan_count = 0
+        self.mapped_count = 0
+        self.stimulus = self.create_publisher(Temperature, "/pain/stimulus", STREAM)
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, LATEST)
+        self.create_timer(1.0 / self.settings.idle_rate, self._watchdog)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    def _apply_map(self, changes: dict[str, Any]) -> None:
+        self.map = StimulusMap(dataclasses.replace(self.params.settings, **changes))
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self.last_input > self.params.settings.stale_timeout
+
+    def _publish(self, stamp: Any, angle: float) -> None:
+        current = self.map
+        message = Temperature(temperature=current(angle), variance=current.variance(angle, self.settings.angle_std))
+        message.header.stamp = stamp
+        message.header.frame_id = self.settings.frame_id
+        self.stimulus.publish(message)
+
+    def _on_joint_state(self, message: JointState) -> None:
+        if self.settings.joint_name not in message.name:
+            return
+        index = list(message.name).index(self.settings.joint_name)
+        angle = float(message.position[index]) if index < len(message.position) else math.nan
+        if not math.isfinite(angle):
+            self.nan_count += 1
+            self.get_logger().warn(f"{self.settings.joint_name} angle is {angle}; stimulus at baseline", throttle_duration_sec=WARN_THROTTLE_S)
+        self.last_input = time.monotonic()
+        self.mapped_count += 1
+        self._publish(message.header.stamp, angle)
+
+    def _watchdog(self) -> None:
+        if not self.stale:
+            return
+        self.stale_count += 1
+        self.get_logger().warn(
+            f"no {self.settings.joint_name} joint state for over {self.params.settings.stale_timeout} s; stimulus at baseline",
+            throttle_duration_sec=WARN_THROTTLE_S,
+        )
+        self._publish(self.get_clock().now().to_msg(), math.nan)
+
+    def _publish_diagnostics(self) -> None:
+        config = self.params.settings
+        level, message = (WARN, "joint states stale: stimulus at baseline") if self.stale else (OK, "mapping")
+        values = {
+            "profile": self.map.profile.name if self.map.profile else "linear",
+            "range_rad": f"{config.lower_angle:.3f}..{config.upper_angle:.3f}",
+            "range_c": f"{config.baseline_c:.1f}..{config.max_c:.1f}",
+            "mapped": self.mapped_count,
+            "nan_inputs": self.nan_count,
+            "stale_ticks": self.stale_count,
+        }
+        self.diagnostics.publish(status(self.diagnostics.name("stimulus"), level, message, values))
+
+
+def main(args: Optional[Sequence[str]] = None) -> int:
+    return run_node(StimulusMapperNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
