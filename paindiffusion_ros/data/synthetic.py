@@ -47,7 +47,7 @@ Expressiveness is measured as in the paper: the subject's mean PSPI over the rec
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -56,6 +56,7 @@ from ..face import facs
 from ..face.binding import BUILTIN_FACS
 from ..model.conditions import EMOTIONS
 from .dataset import FPS, PainDataset, Recording
+from .settings import check_fields
 
 BASELINE_C = 32.0
 MAX_C = 50.5
@@ -108,14 +109,7 @@ class SyntheticWorldConfig:
     split: str = field(default="train", metadata={"help": "which disjoint population of subjects to draw", "choices": SPLITS})
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if "choices" in f.metadata and value not in f.metadata["choices"]:
-                raise ValueError(f"synthetic world: {f.name}={value!r} is not one of {f.metadata['choices']}")
-            if "range" in f.metadata:
-                lo, hi = f.metadata["range"]
-                if not lo <= value <= hi:
-                    raise ValueError(f"synthetic world: {f.name}={value!r} is outside [{lo}, {hi}]")
+        check_fields(self, "synthetic world")
 
     @property
     def frames(self) -> int:
