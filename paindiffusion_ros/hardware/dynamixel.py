@@ -1,0 +1,218 @@
+"""MX-64 elbow through the official ROBOTIS ``dynamixel-sdk``, Protocol 1.0 or 2.0.
+
+A full state is one READ of the contiguous present-value block (position, velocity,
+load/current, voltage, temperature), so one instruction and one status packet per sample.
+``GroupSyncRead``/``GroupBulkRead`` are not used: with one motor they send the same number
+of packets, and the SDK drops the status packet's error byte in their receive path, which
+is where P1.0 reports overheating/overload and P2.0 raises its Alert bit.
+
+Modes (e-Manual): ``compliant`` = torque off. ``hold`` = position control at the present
+angle with full torque. ``resist`` = a gentle spring to the present angle whose effort is
+capped at ``resist_effort`` of the maximum: P2.0 current-based position control (operating
+mode 5) with Goal Current, P1.0 position control with Torque Limit (address 34).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import serial
+from dynamixel_sdk import COMM_SUCCESS, PacketHandler, PortHandler
+
+from . import mx64
+from .base import ElbowConfig, ElbowError, ElbowState
+from .link import LinkFault, LinkLost, SerialElbow, describe_os_error
+
+LOG = logging.getLogger(__name__)
+
+SUPPORTED_BAUDRATES = (9600, 57600, 115200, 1_000_000, 2_000_000, 3_000_000, 4_000_000)
+GENTLE_SPEED_RAD_S = 1.0
+"""Speed limit in hold/resist, so a released arm returns slowly to its anchor."""
+
+
+class TunedPortHandler(PortHandler):
+    """``PortHandler`` whose packet timeout uses the configured USB latency timer.
+
+    The SDK's timeout is ``bytes·byte_time + 2·LATENCY_TIMER + 2`` ms with a fixed
+    16 ms latency; adapters tuned to 1 ms (and the emulator) answer far faster.
+    """
+
+    def __init__(self, port_name: str, latency_ms: float) -> None:
+        super().__init__(port_name)
+        self.latency_ms = latency_ms
+
+    def setPacketTimeout(self, packet_length: int) -> None:  # noqa: N802 (SDK name)
+        self.packet_start_time = self.getCurrentTime()
+        self.packet_timeout = self.tx_time_per_byte * packet_length + 2.0 * self.latency_ms + 2.0
+
+
+class DynamixelElbow(SerialElbow):
+    """The ``dynamixel`` backend: an MX-64 on a U2D2 (or any half-duplex TTL/RS-485 adapter)."""
+
+    backend_name = "dynamixel"
+
+    def __init__(self, config: ElbowConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(config, clock)
+        if config.baudrate not in SUPPORTED_BAUDRATES:
+            raise ElbowError(f"elbow setting baudrate={config.baudrate} is not a Dynamixel rate {SUPPORTED_BAUDRATES}")
+        self.table = mx64.control_table(config.protocol)
+        self.packets = PacketHandler(float(config.protocol))
+        self.port: PortHandler | None = None
+        self.torque_full_scale = self.table.defaults[self.table.torque_limit_max_item]
+
+    def _close_port(self) -> None:
+        if self.port is not None and self.port.is_open:
+            try:
+                self.port.closePort()
+            except (OSError, serial.SerialException):
+                pass
+        self.port = None
+
+    def _transact(self, call: Callable[[], tuple], data_length: int = 0) -> tuple:
+        """Run one SDK call (returning ``(*values, comm_result, error_byte)``) with retries.
+
+        Returns ``(*values, error_byte)``. With ``data_length``, a reply whose data is shorter
+        (a late status packet answering an earlier instruction) counts as corrupt. LinkFault
+        after the last retry, LinkLost on an I/O error.
+        """
+        reason = ""
+        for _ in range(self.config.retries + 1):
+            try:
+                *values, code, error_byte = call()
+            except (OSError, serial.SerialException) as error:
+                self.stats.record(False)
+                raise LinkLost(f"serial I/O failed: {error}") from error
+            except IndexError:
+                code, reason = -1, "status packet too short"
+            else:
+                reason = self.packets.getTxRxResult(code)
+                if code == COMM_SUCCESS and data_length and len(values[0]) < data_length:
+                    code, reason = -1, f"status packet with {len(values[0])} of {data_length} data bytes"
+            self.stats.record(code == COMM_SUCCESS)
+            if code == COMM_SUCCESS:
+                return (*values, error_byte)
+        raise LinkFault(reason)
+
+    def _read_block(self, address: int, length: int) -> bytes:
+        """``length`` bytes from ``address``; notes the status packet's error byte."""
+        data, error_byte = self._transact(lambda: self.packets.readTxRx(self.port, self.config.motor_id, address, length), length)
+        self._note_error_byte(error_byte)
+        return bytes(data[:length])
+
+    def _read_item(self, name: str) -> int:
+        item = self.table[name]
+        return int.from_bytes(self._read_block(item.address, item.size), "little")
+
+    def _write_item(self, name: str, value: int) -> None:
+        item = self.table[name]
+        writers = {1: self.packets.write1ByteTxRx, 2: self.packets.write2ByteTxRx, 4: self.packets.write4ByteTxRx}
+        raw = value & ((1 << (8 * item.size)) - 1)
+        (error_byte,) = self._transact(lambda: writers[item.size](self.port, self.config.motor_id, item.address, raw))
+        self._note_error_byte(error_byte)
+
+    def _ensure_item(self, name: str, value: int) -> None:
+        """Write ``value`` only when it differs (spares the EEPROM)."""
+        if self._read_item(name) != value:
+            self._write_item(name, value)
+
+    def _connect(self) -> None:
+        port = TunedPortHandler(self.config.port, self.config.latency_timer_ms)
+        try:
+            port.setBaudRate(self.config.baudrate)
+        except serial.SerialException as error:
+            cause = error.__context__ if isinstance(error.__context__, OSError) else None
+            raise ElbowError(describe_os_error(self.config.port, cause) if cause else f"cannot open serial port {self.config.port}: {error}") from error
+        except OSError as error:
+            raise ElbowError(describe_os_error(self.config.port, error)) from error
+        self.port = port
+        model, _ = self._transact(lambda: self.packets.ping(port, self.config.motor_id))
+        if model != self.table.model_number:
+            raise ElbowError(
+                f"Dynamixel ID {self.config.motor_id} on {self.config.port} is model {model}, "
+                f"not the MX-64 for protocol {self.config.protocol} (model {self.table.model_number})"
+            )
+        self._torque_off()
+        self.errors = ()
+        self._ensure_item("return_delay_time", 0)
+        self._write_position_limits()
+        self.torque_full_scale = self._read_item(self.table.torque_limit_max_item)
+
+    def _write_position_limits(self) -> None:
+        """Mirror the joint limits into the motor's position limits (EEPROM: written only on change)."""
+        ends = [mx64.radians_to_ticks(self.config.joint_to_motor(angle)) for angle in (self.config.lower_limit, self.config.upper_limit)]
+        low, high = max(min(ends), 0), min(max(ends), mx64.TICKS_PER_REV - 1)
+        self._ensure_item("min_position_limit", low)
+        self._ensure_item("max_position_limit", high)
+
+    def _note_error_byte(self, error_byte: int) -> None:
+        """Record hardware errors from a status packet; shutdown errors → torque off + report."""
+        if self.table.protocol == 2:
+            if not error_byte & mx64.P2_ALERT_BIT:
+                self.errors = ()
+                return
+            status_item = self.table["hardware_error_status"]
+            data, _ = self._transact(lambda: self.packets.readTxRx(self.port, self.config.motor_id, status_item.address, 1), 1)
+            bits = data[0]
+        else:
+            bits = error_byte
+        errors = self.table.error_names(bits)
+        if errors != self.errors and errors:
+            LOG.error("MX-64 ID %d reports %s", self.config.motor_id, ", ".join(errors))
+        self.errors = errors
+        if self.torque_enabled and self.table.shutdown_errors.intersection(errors):
+            self.torque_enabled = False
+            self._write_item("torque_enable", 0)
+
+    def _read_state(self) -> ElbowState:
+        start, length = self.table.state_block
+        block = self._read_block(start, length)
+        stamp = self.clock()
+
+        def field(name: str) -> int:
+            item = self.table[name]
+            offset = item.address - start
+            return int.from_bytes(block[offset : offset + item.size], "little")
+
+        table = self.table
+        position_item = table["present_position"]
+        ticks = table.decode_signed(field("present_position"), position_item.size, 0) if table.protocol == 2 else field("present_position")
+        speed_item, effort_item = table[table.present_velocity_item], table[table.present_effort_item]
+        speed = table.decode_signed(field(table.present_velocity_item), speed_item.size, table.velocity_sign_bit)
+        effort = table.decode_signed(field(table.present_effort_item), effort_item.size, table.effort_sign_bit)
+        voltage_name = "present_voltage" if table.protocol == 1 else "present_input_voltage"
+        self.voltage_v = field(voltage_name) * table.voltage_v_per_unit
+        self.temperature_c = float(field("present_temperature"))
+        direction = self.config.direction
+        return ElbowState(
+            position=self.config.motor_to_joint(mx64.ticks_to_radians(ticks)),
+            velocity=direction * speed * table.velocity_rpm_per_unit * mx64.RPM_TO_RAD_S,
+            effort=direction * effort * table.effort_per_unit_nm,
+            stamp=stamp,
+        )
+
+    def _torque_off(self) -> None:
+        self._write_item("torque_enable", 0)
+        self.torque_enabled = False
+
+    def _apply_mode(self, mode: str) -> None:
+        self._torque_off()
+        if mode == "compliant":
+            return
+        if self.table.shutdown_errors.intersection(self.errors):
+            self.message = f"{mode} refused while the motor reports {', '.join(self.errors)}"
+            LOG.error("MX-64: %s", self.message)
+            return
+        table = self.table
+        if table.protocol == 2:
+            operating = mx64.OPERATING_MODE_POSITION if mode == "hold" else mx64.OPERATING_MODE_CURRENT_BASED_POSITION
+            self._ensure_item("operating_mode", operating)
+        limit = self.torque_full_scale if mode == "hold" else max(1, round(self.config.resist_effort * self.torque_full_scale))
+        self._write_item(table.torque_limit_item, limit)
+        speed_units = GENTLE_SPEED_RAD_S / mx64.RPM_TO_RAD_S / table.velocity_rpm_per_unit
+        self._write_item(table.velocity_limit_item, max(1, round(speed_units)))
+        self._write_item("goal_position", self._read_item("present_position"))
+        self._write_item("torque_enable", 1)
+        self.torque_enabled = True
+
