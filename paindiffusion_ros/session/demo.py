@@ -1,0 +1,203 @@
+"""``paindiffusion demo``: the whole node graph on a simulated elbow, recorded and filmed.
+
+On a plain machine (no ROS install; rclpy from the PyPI wheels) this starts the four
+nodes that ``launch/bringup.launch.py`` starts, in one process, with the parameters
+of the same YAML file (``rclpy.init(args=['--ros-args', '--params-file', F])``), plus
+the bag recorder of every project topic. Only what a bench-free demo needs differs,
+as node parameter overrides: the simulated elbow, no window, a modest face image.
+After ``--duration`` seconds (or Ctrl-C) everything shuts down cleanly and the bag
+``OUT/session/`` is turned into ``OUT/session.mp4`` (``session/video.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from tqdm import tqdm
+
+from .recorder import BagRecorder
+from .video import SessionVideoConfig, write_session_video
+
+PROJECT_TOPICS: dict[str, str] = {
+    "/joint_states": "sensor_msgs/msg/JointState",
+    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+    "/pain/stimulus": "sensor_msgs/msg/Temperature",
+    "/face/expression": "std_msgs/msg/Float32MultiArray",
+    "/face/jaw_pose": "geometry_msgs/msg/Vector3Stamped",
+    "/pain/pspi": "std_msgs/msg/Float32",
+    "/face/image": "sensor_msgs/msg/Image",
+    "/face/mesh": "visualization_msgs/msg/Marker",
+}
+"""Every topic the node graph publishes, with its type (docs/topics.md)."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph: executable name, class, and the demo's overrides."""
+
+    name: str
+    module: str
+    cls: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+def graph(image_size: int) -> tuple[NodeSpec, ...]:
+    """The bringup graph as the demo runs it."""
+    return (
+        NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", "ElbowDriverNode", (("backend", "sim"),)),
+        NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper", "StimulusMapperNode"),
+        NodeSpec("pain_generator", "paindiffusion_ros.nodes.pain_generator", "PainGeneratorNode"),
+        NodeSpec(
+            "face_renderer",
+            "paindiffusion_ros.nodes.face_renderer",
+            "FaceRendererNode",
+            (("display", False), ("size", image_size)),
+        ),
+    )
+
+
+def default_params_file() -> Path:
+    """``config/paindiffusion.yaml`` of a source checkout, else of the installed package share."""
+    source = Path(__file__).resolve().parents[2] / "config" / "paindiffusion.yaml"
+    if source.exists():
+        return source
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        return Path(get_package_share_directory("paindiffusion")) / "config" / "paindiffusion.yaml"
+    except PackageNotFoundError:
+        return source
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``paindiffusion demo``."""
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds to run the graph (default 30)")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")
+    parser.add_argument(
+        "--params-file", type=Path, default=None, help="node parameters YAML (default config/paindiffusion.yaml)"
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=256, help="rendered face size in px, kept modest so bags stay small"
+    )
+    parser.add_argument("--no-video", action="store_true", help="record the bag only, skip session.mp4")
+
+
+def prepare_output(out: Path) -> tuple[Path, Path]:
+    """``OUT/session`` and ``OUT/session.mp4``; a previous demo's pair is replaced."""
+    bag, video = out / "session", out / "session.mp4"
+    if bag.exists():
+        if not (bag / "metadata.yaml").exists() and any(bag.iterdir()):
+            raise SystemExit(f"{bag} exists and is not a recorded session; move it away or choose another --out")
+        shutil.rmtree(bag)
+    video.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    return bag, video
+
+
+def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
+    """Instantiate the graph's nodes; on failure the ones already made are destroyed."""
+    nodes: list[Node] = []
+    try:
+        for spec in specs:
+            cls = getattr(importlib.import_module(spec.module), spec.cls)
+            overrides = [Parameter(name, value=value) for name, value in spec.overrides]
+            nodes.append(cls(node_name=spec.name, context=context, parameter_overrides=overrides))
+    except BaseException:
+        for node in reversed(nodes):
+            node.destroy_node()
+        raise
+    return nodes
+
+
+def run_for(context: Context, nodes: Sequence[Node], duration: float) -> float:
+    """Spin each node on its own executor thread for ``duration`` s (Ctrl-C ends early).
+
+    One single-threaded executor per node mirrors one process per node under launch,
+    so a slow node cannot starve another's timers. (rclpy's MultiThreadedExecutor
+    shared by the graph held a 100 Hz timer to ~47 Hz on 2 cores; one executor per
+    node kept it at 100 Hz.) Returns the seconds actually run.
+    """
+    executors = []
+    for node in nodes:
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        executors.append(executor)
+    threads = [threading.Thread(target=e.spin, name=f"spin-{n.get_name()}", daemon=True) for e, n in zip(executors, nodes)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
+            while context.ok() and all(t.is_alive() for t in threads):
+                elapsed = min(time.monotonic() - start, duration)
+                bar.update(elapsed - bar.n)
+                if elapsed >= duration:
+                    break
+                time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("interrupted: closing the session", file=sys.stderr)
+    finally:
+        for executor, node in zip(executors, nodes):
+            executor.remove_node(node)
+            executor.shutdown(timeout_sec=5.0)
+        for thread in threads:
+            thread.join(timeout=5.0)
+    return time.monotonic() - start
+
+
+def print_summary(counts: dict[str, int], seconds: float, bag: Path) -> None:
+    """Messages and rates per topic, and the bag's size."""
+    size = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
+    print(f"recorded {sum(counts.values())} messages in {seconds:.1f} s into {bag} ({size:.1f} MB):")
+    for topic in PROJECT_TOPICS:
+        count = counts.get(topic, 0)
+        print(f"  {topic:<18} {count:6d}  {count / max(seconds, 1e-9):6.1f} Hz")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The demo: run, record, shut down, then write the session video."""
+    if args.duration <= 0:
+        raise SystemExit(f"--duration must be positive, got {args.duration}")
+    params_file = (args.params_file or default_params_file()).resolve()
+    if not params_file.is_file():
+        raise SystemExit(f"parameters file {params_file} does not exist")
+    bag, video = prepare_output(args.out)
+    context = Context()
+    rclpy.init(context=context, args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)])
+    recorder: Optional[BagRecorder] = None
+    nodes: list[Node] = []
+    try:
+        recorder = BagRecorder(
+            bag,
+            list(PROJECT_TOPICS),
+            msgtypes=PROJECT_TOPICS,
+            context=context,
+            custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
+        )
+        nodes = build_nodes(graph(args.image_size), context)
+        seconds = run_for(context, [recorder, *nodes], args.duration)
+        counts = recorder.counts
+    finally:
+        if recorder is not None:
+            recorder.destroy_node()
+        for node in reversed(nodes):
+            node.destroy_node()
+        context.try_shutdown()
+    print_summary(counts, seconds, bag)
+    if not args.no_video:
+        frames = write_session_video(bag, video, SessionVideoConfig())
+        print(f"session video: {video} ({frames} frames)")
+    return 0
