@@ -15,19 +15,18 @@ import argparse
 import importlib
 import shutil
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from tqdm import tqdm
 
+from ..nodes.graph import NodeThreads
 from .recorder import BagRecorder
 from .video import SessionVideoConfig, write_session_video
 
@@ -122,26 +121,15 @@ def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
     return nodes
 
 
-def run_for(context: Context, nodes: Sequence[Node], duration: float) -> float:
-    """Spin each node on its own executor thread for ``duration`` s (Ctrl-C ends early).
+def wait_with_progress(context: Context, threads: NodeThreads, duration: float) -> float:
+    """Show a progress bar while the graph runs; Ctrl-C or a dead spinner ends early.
 
-    One single-threaded executor per node mirrors one process per node under launch,
-    so a slow node cannot starve another's timers. (rclpy's MultiThreadedExecutor
-    shared by the graph held a 100 Hz timer to ~47 Hz on 2 cores; one executor per
-    node kept it at 100 Hz.) Returns the seconds actually run.
+    Returns the seconds actually run.
     """
-    executors = []
-    for node in nodes:
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        executors.append(executor)
-    threads = [threading.Thread(target=e.spin, name=f"spin-{n.get_name()}", daemon=True) for e, n in zip(executors, nodes)]
     start = time.monotonic()
-    for thread in threads:
-        thread.start()
     try:
         with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
-            while context.ok() and all(t.is_alive() for t in threads):
+            while context.ok() and all(t.is_alive() for t in threads.threads):
                 elapsed = min(time.monotonic() - start, duration)
                 bar.update(elapsed - bar.n)
                 if elapsed >= duration:
@@ -149,12 +137,6 @@ def run_for(context: Context, nodes: Sequence[Node], duration: float) -> float:
                 time.sleep(0.1)
     except KeyboardInterrupt:
         print("interrupted: closing the session", file=sys.stderr)
-    finally:
-        for executor, node in zip(executors, nodes):
-            executor.remove_node(node)
-            executor.shutdown(timeout_sec=5.0)
-        for thread in threads:
-            thread.join(timeout=5.0)
     return time.monotonic() - start
 
 
@@ -177,8 +159,6 @@ def run(args: argparse.Namespace) -> int:
     bag, video = prepare_output(args.out)
     context = Context()
     rclpy.init(context=context, args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)])
-    recorder: Optional[BagRecorder] = None
-    nodes: list[Node] = []
     try:
         recorder = BagRecorder(
             bag,
@@ -187,14 +167,16 @@ def run(args: argparse.Namespace) -> int:
             context=context,
             custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
         )
-        nodes = build_nodes(graph(args.image_size), context)
-        seconds = run_for(context, [recorder, *nodes], args.duration)
+        try:
+            nodes = build_nodes(graph(args.image_size), context)
+        except BaseException:
+            recorder.destroy_node()
+            raise
+        # One executor thread per node, as one process per node under launch (nodes/graph.py).
+        with NodeThreads([recorder, *nodes], context) as threads:
+            seconds = wait_with_progress(context, threads, args.duration)
         counts = recorder.counts
     finally:
-        if recorder is not None:
-            recorder.destroy_node()
-        for node in reversed(nodes):
-            node.destroy_node()
         context.try_shutdown()
     print_summary(counts, seconds, bag)
     if not args.no_video:

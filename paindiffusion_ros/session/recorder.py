@@ -117,6 +117,7 @@ class BagRecorder(Node):
             self._writer.set_custom_data(key, value)
         self._writer.open()
         self.path = self._writer.path
+        self._counts = self._writer.counts
         self._discovery = self.create_timer(self.config.discovery_period, self._discover)
         self._discover()
 
@@ -129,10 +130,7 @@ class BagRecorder(Node):
     def counts(self) -> dict[str, int]:
         """Messages written per subscribed topic."""
         with self._lock:
-            writer = self._writer
-            if writer is None:
-                return {}
-            return {topic: writer.counts[conn.id] for topic, conn in self._connections.items()}
+            return {topic: self._counts[conn.id] for topic, conn in self._connections.items()}
 
     def _discover(self) -> None:
         """Subscribe to every wanted topic that has gained a publisher."""
