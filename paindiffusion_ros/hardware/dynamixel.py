@@ -79,6 +79,8 @@ class DynamixelElbow(SerialElbow):
         """
         reason = ""
         for _ in range(self.config.retries + 1):
+            if self.port is not None:
+                self.port.is_using = False  # single-threaded: only an interrupted transaction leaves it set
             try:
                 *values, code, error_byte = call()
             except (OSError, serial.SerialException) as error:
@@ -93,7 +95,16 @@ class DynamixelElbow(SerialElbow):
             self.stats.record(code == COMM_SUCCESS)
             if code == COMM_SUCCESS:
                 return (*values, error_byte)
+            self._drain()
         raise LinkFault(reason)
+
+    def _drain(self) -> None:
+        """After a failure, let a late status packet arrive and discard it, so it cannot answer the next instruction."""
+        time.sleep(self.config.latency_timer_ms / 1000.0)
+        try:
+            self.port.clearPort()
+        except (OSError, serial.SerialException) as error:
+            raise LinkLost(f"serial I/O failed: {error}") from error
 
     def _read_block(self, address: int, length: int) -> bytes:
         """``length`` bytes from ``address``; notes the status packet's error byte."""
