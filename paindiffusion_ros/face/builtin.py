@@ -245,7 +245,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
         "AU6": field(dy=0.9 * mm, dz=0.5 * mm, weight=cheek + below_eye) + field(dz=0.6 * mm, weight=lower_window),
         "AU7": field(dz=0.9 * mm, weight=lower_window) + field(dz=0.25 * mm, weight=upper_window),
         "AU10": field(dy=0.9 * mm, dz=0.3 * mm, weight=upper_lip) + field(dy=0.4 * mm, weight=nostrils),
-        "AU12": field(dx=0.7 * mm * sx, dy=0.8 * mm, dz=-0.3 * mm, weight=corners) + field(dy=0.3 * mm, weight=cheek),
+        "AU12": field(dx=0.7 * mm * sx, dy=0.8 * mm, dz=-0.3 * mm, weight=corners),
         "AU14": field(dx=0.2 * mm * sx, dz=-0.6 * mm, weight=corners),
         "AU15": field(dy=-0.9 * mm, weight=corners),
         "AU20": field(dx=1.0 * mm * sx, dy=-0.2 * mm, dz=-0.2 * mm, weight=corners + 0.4 * lips),

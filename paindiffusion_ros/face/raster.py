@@ -119,5 +119,5 @@ def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.
             lit = ambient + (1.0 - ambient) * diffuse
             for k in range(3):
                 col = w0 * colors[a, k] + w1 * colors[b, k] + w2 * colors[c, k]
-                value = 255.0 * (col * lit + spec)
+                value = 255.0 * (col * lit + spec) + 0.5
                 image[py, px, k] = np.uint8(min(max(value, 0.0), 255.0))

@@ -1,0 +1,79 @@
+"""Renderer: determinism, sizes, occlusion and back-face culling on a known scene; rviz arrays."""
+
+import numpy as np
+import pytest
+
+from paindiffusion_ros.face.marker import triangle_list
+from paindiffusion_ros.face.models import load_face
+from paindiffusion_ros.face.render import FaceRenderer, RenderConfig, Renderer
+
+RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+# Flat, unshaded colours: every lit pixel is exactly its vertex colour.
+FLAT = RenderConfig(fov_deg=90.0, distance=1.0, ambient=1.0, specular=0.0, background=0x000000)
+
+
+def scene(far_first: bool = True, flip_near: bool = False):
+    """A far red triangle (z=0, camera depth 1) under a near blue one (z=0.5, depth 0.5)."""
+    far = [[-0.9, -0.9, 0.0], [0.9, -0.9, 0.0], [-0.9, 0.9, 0.0]]
+    near = [[-0.1, -0.2, 0.5], [0.4, -0.2, 0.5], [-0.1, 0.3, 0.5]]
+    vertices = np.array(far + near, np.float32)
+    faces = np.array([[0, 1, 2], [3, 5, 4] if flip_near else [3, 4, 5]], np.int32)
+    if not far_first:
+        faces = faces[::-1].copy()
+    colors = np.array([RED] * 3 + [BLUE] * 3, np.float32)
+    return vertices, faces, colors
+
+
+def test_nearer_triangle_occludes_whatever_the_draw_order():
+    r = Renderer(64, FLAT)
+    centre = (32, 30)  # row, column: inside both triangles
+    for far_first in (True, False):
+        image = r.render(*scene(far_first))
+        assert tuple(image[centre]) == (0, 0, 255)
+        assert tuple(image[50, 10]) == (255, 0, 0)  # only the far one covers the lower left
+        assert tuple(image[5, 60]) == (0, 0, 0)  # nothing: background
+    depth, face_id, _ = r.rasterize(*scene()[:2])
+    assert depth[centre] == pytest.approx(0.5, abs=1e-5) and face_id[centre] == 1
+    assert depth[50, 10] == pytest.approx(1.0, abs=1e-5) and face_id[50, 10] == 0
+
+
+def test_back_faces_are_culled_unless_asked():
+    vertices, faces, colors = scene(flip_near=True)
+    culled = Renderer(64, FLAT).render(vertices, faces, colors)
+    assert tuple(culled[32, 30]) == (255, 0, 0)  # the clockwise near triangle is skipped
+    two_sided = Renderer(64, RenderConfig(**{**FLAT.__dict__, "cull_back_faces": False})).render(vertices, faces, colors)
+    assert tuple(two_sided[32, 30]) == (0, 0, 255)
+
+
+def test_output_size_dtype_and_determinism():
+    face = load_face("builtin")
+    r = FaceRenderer(face, 96)
+    e = np.random.default_rng(0).uniform(0, 1, 50).astype(np.float32)
+    a, b = r.render(e, [0.1, 0, 0]), r.render(e, [0.1, 0, 0])
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    eyes = FaceRenderer(face, 120, region="eyes").render(e, np.zeros(3))
+    assert eyes.shape[1] == 120 and eyes.shape[0] < 80
+    assert Renderer(80, FLAT, aspect=2.0).render(*scene()).shape == (40, 80, 3)
+
+
+def test_bad_input_is_a_clear_error():
+    r = Renderer(32, FLAT)
+    v, f, c = scene()
+    with pytest.raises(ValueError, match="face indices"):
+        r.render(v, f + 10, c)
+    with pytest.raises(ValueError, match="vertex_colors"):
+        r.render(v, f, c[:3])
+    with pytest.raises(ValueError, match="render size"):
+        Renderer(4, FLAT)
+    with pytest.raises(ValueError, match="crop region 'nose'"):
+        FaceRenderer(load_face("builtin"), 32, region="nose")
+
+
+def test_triangle_list_unrolls_corners_with_rgba():
+    v, f, c = scene()
+    points, colors = triangle_list(v, f, c, alpha=0.5)
+    assert points.shape == (6, 3) and colors.shape == (6, 4)
+    np.testing.assert_array_equal(points[3:], v[f[1]])
+    np.testing.assert_array_equal(colors[:, 3], 0.5)
+    np.testing.assert_array_equal(colors[:3, :3], [RED] * 3)
