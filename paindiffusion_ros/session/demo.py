@@ -53,7 +53,7 @@ class NodeSpec:
     overrides: tuple[tuple[str, Any], ...] = ()
 
 
-def graph(image_size: int) -> tuple[NodeSpec, ...]:
+def graph(image_size: int = 256) -> tuple[NodeSpec, ...]:
     """The bringup graph as the demo runs it."""
     return (
         NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", "ElbowDriverNode", (("backend", "sim"),)),
