@@ -70,6 +70,14 @@ def parse_line(line: str) -> Optional[list[str]]:
     return body.split(" ")
 
 
+def answers(command: tuple[str, ...], reply: list[str]) -> bool:
+    """Whether ``reply`` is the bridge's answer to ``command`` (and not a late one to another)."""
+    if reply[0] == "ERR":
+        return True
+    expected = {"HELLO": "PDB", "READ": "A"}.get(command[0])
+    return reply[0] == expected if expected else reply[:2] == ["OK", command[0]]
+
+
 class ArduinoElbow(SerialElbow):
     """The ``arduino`` backend."""
 
@@ -91,18 +99,24 @@ class ArduinoElbow(SerialElbow):
         self.serial = None
 
     def _exchange_once(self, fields: tuple[str, ...]) -> list[str]:
+        """Send one command; return the first reply that answers it (late replies to earlier commands are skipped)."""
         assert self.serial is not None
+        deadline = time.monotonic() + self.reply_timeout
         try:
             self.serial.reset_input_buffer()
             self.serial.write((format_line(*fields) + "\n").encode("ascii"))
-            raw = self.serial.readline()
+            while True:
+                raw = self.serial.readline()
+                reply = parse_line(raw.decode("ascii", "replace")) if raw.endswith(b"\n") else None
+                if reply is None or answers(fields, reply) or time.monotonic() >= deadline:
+                    break
         except (OSError, serial.SerialException) as error:
             self.stats.record(False)
             raise LinkLost(f"serial I/O failed: {error}") from error
-        reply = parse_line(raw.decode("ascii", "replace")) if raw.endswith(b"\n") else None
-        self.stats.record(reply is not None)
-        if reply is None:
-            raise LinkFault("no reply" if not raw else f"corrupt reply {raw!r}")
+        ok = reply is not None and answers(fields, reply)
+        self.stats.record(ok)
+        if not ok:
+            raise LinkFault("no reply" if not raw else f"corrupt or unexpected reply {raw!r}")
         return reply
 
     def _exchange(self, *fields: str) -> list[str]:

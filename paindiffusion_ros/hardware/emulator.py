@@ -565,7 +565,7 @@ class ArduinoBridgeEmulator(PtyDevice):
             if args == ["1"] and self.error_bits:
                 return format_line("ERR", "fault")
             self.torque = args == ["1"]
-            self.goal = self.joint.rest
+            self.goal = self.joint.settle(self.joint.hand(self.clock()), False, 0.0, 0.0)[0]
             return format_line("OK", command, *args)
         if command == "MODE" and len(args) == 2 and args[0] in ("compliant", "hold", "resist"):
             self.mode, self.resist_permille = args[0], int(args[1])
