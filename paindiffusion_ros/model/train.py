@@ -296,12 +296,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override training.steps (resuming continues to this)")
     parser.add_argument("--device", default=None, help="override training.device (cpu, cuda)")
     parser.add_argument("--time-limit", type=float, default=None, help="override training.time_limit_s (seconds)")
+    parser.add_argument("--threads", type=int, default=None, help="override training.threads (1 is fastest on a busy shared CPU)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_run_config(args.config)
-    overrides = {k: v for k, v in (("steps", args.steps), ("device", args.device), ("time_limit_s", args.time_limit)) if v is not None}
+    overrides = {k: v for k, v in (
+        ("steps", args.steps), ("device", args.device), ("time_limit_s", args.time_limit), ("threads", args.threads)
+    ) if v is not None}
     if overrides:
         config.training = from_mapping(TrainConfig, {**asdict(config.training), **overrides}, "training")
     trainer = Trainer(config, args.out)
