@@ -51,10 +51,12 @@ def test_demo_bag_has_every_topic_with_plausible_counts(demo_run):
     assert counts["/face/image"] >= 5 * (seconds - 2)
     assert counts["/diagnostics"] >= seconds - 2
     assert counts["/face/mesh"] >= 1
+    assert counts["/face/expression_names"] == 1  # latched, recorded once
 
     joint = last["/joint_states"]
     assert "elbow_joint" in list(joint.name) and np.all(np.isfinite(joint.position))
     assert 32.0 <= last["/pain/stimulus"].temperature <= 50.5
+    assert len(last["/face/expression_names"].data.split(",")) == 50
     assert len(last["/face/expression"].data) == 50 and np.all(np.isfinite(last["/face/expression"].data))
     assert 0.0 <= last["/pain/pspi"].data <= 16.0
     image = last["/face/image"]

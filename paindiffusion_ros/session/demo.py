@@ -35,6 +35,7 @@ PROJECT_TOPICS: dict[str, str] = {
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
     "/pain/stimulus": "sensor_msgs/msg/Temperature",
     "/face/expression": "std_msgs/msg/Float32MultiArray",
+    "/face/expression_names": "std_msgs/msg/String",
     "/face/jaw_pose": "geometry_msgs/msg/Vector3Stamped",
     "/pain/pspi": "std_msgs/msg/Float32",
     "/face/image": "sensor_msgs/msg/Image",
