@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class ChunkGenerator(Protocol):
     horizon: int
 
     def advance(self, stimulus_c: np.ndarray) -> Chunk: ...
+
+    def update(self, **changes: Any) -> None: ...
 
 
 def cosine_ease(progress: float) -> float:
@@ -140,9 +142,10 @@ class GenerationWorker:
         self.stimulus = stimulus
         self.safety = safety
         self.on_error = on_error
-        self.lock = threading.Lock()
-        """Held while the generator computes; take it to change the generator safely."""
+        self._pending: dict[str, Any] = {}
+        self._pending_lock = threading.Lock()
         self.compute_time = 0.0
+        """Smoothed seconds per chunk (EMA), not counting the first, warm-up chunk."""
         self.chunks = 0
         self.error: Optional[BaseException] = None
         self._wake = threading.Event()
@@ -151,8 +154,21 @@ class GenerationWorker:
 
     @property
     def low_water(self) -> int:
-        """Buffered frames at or below which the next chunk is requested."""
-        return math.ceil(self.compute_time * self.player.fps * self.safety) + 1
+        """Buffered frames at or below which the next chunk is requested, capped at
+        ``safety`` horizons: a generator slower than real time cannot be helped by more."""
+        needed = math.ceil(self.compute_time * self.player.fps * self.safety) + 1
+        if self.generator is None:
+            return needed
+        return min(needed, math.ceil(self.generator.horizon * self.safety) + 1)
+
+    @property
+    def reaction_time(self) -> float:
+        """Worst-case seconds from a stimulus change to the first frame generated for it:
+        waiting for the next request (one horizon), computing the chunk, then playing the
+        frames still queued ahead of it (the low-water mark); nan before the model loads."""
+        if self.generator is None:
+            return math.nan
+        return (self.generator.horizon + self.low_water) / self.player.fps + self.compute_time
 
     def start(self) -> None:
         self._thread.start()
@@ -162,6 +178,17 @@ class GenerationWorker:
         self._wake.set()
         self._thread.join(timeout)
 
+    def update(self, **changes: Any) -> None:
+        """Queue validated run-time changes; applied between two chunks, never mid-chunk."""
+        with self._pending_lock:
+            self._pending.update(changes)
+
+    def _apply_pending(self, generator: ChunkGenerator) -> None:
+        with self._pending_lock:
+            changes, self._pending = self._pending, {}
+        if changes:
+            generator.update(**changes)
+
     def poke(self) -> None:
         """Re-check the buffer now (call from the clock tick)."""
         self._wake.set()
@@ -169,19 +196,21 @@ class GenerationWorker:
     def _run(self) -> None:
         try:
             generator = self.load()
-            with self.lock:
-                self.generator = generator
+            self.generator = generator
             while not self._stop.is_set():
                 if self.player.buffered > self.low_water:
                     self._wake.wait(1.0 / self.player.fps)
                     self._wake.clear()
                     continue
                 stimulus = np.full(generator.horizon, self.stimulus(), dtype=np.float32)
+                self._apply_pending(generator)
                 start = time.perf_counter()
-                with self.lock:
-                    chunk = generator.advance(stimulus)
+                chunk = generator.advance(stimulus)
                 elapsed = time.perf_counter() - start
-                self.compute_time = elapsed if self.chunks == 0 else 0.7 * self.compute_time + 0.3 * elapsed
+                if self.chunks == 1:
+                    self.compute_time = elapsed
+                elif self.chunks > 1:
+                    self.compute_time = 0.7 * self.compute_time + 0.3 * elapsed
                 self.chunks += 1
                 if not self._stop.is_set():
                     self.player.push(chunk.expression, chunk.jaw_pose)

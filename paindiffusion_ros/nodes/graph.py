@@ -13,32 +13,47 @@ import threading
 from typing import Iterable, Optional
 
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
 class NodeThreads:
-    """Spins each node on its own executor thread; ``stop()`` shuts down and destroys them."""
+    """Spins each node on its own executor thread; ``stop()`` joins them and destroys the nodes."""
+
+    POLL_S = 0.1
 
     def __init__(self, nodes: Iterable[Node], context: Optional[Context] = None) -> None:
         self.nodes = list(nodes)
+        self.context = context
         self.executors = [SingleThreadedExecutor(context=context) for _ in self.nodes]
+        self._running = threading.Event()
         self.threads = []
         for node, executor in zip(self.nodes, self.executors):
             executor.add_node(node)
-            self.threads.append(threading.Thread(target=executor.spin, name=f"spin-{node.get_name()}", daemon=True))
+            self.threads.append(threading.Thread(target=self._spin, args=(executor,), name=f"spin-{node.get_name()}", daemon=True))
+
+    def _spin(self, executor: SingleThreadedExecutor) -> None:
+        """Spin until ``stop()`` or context shutdown; polling a flag, so no executor is torn
+        down while its thread still waits on it."""
+        while self._running.is_set() and (self.context is None or self.context.ok()):
+            try:
+                executor.spin_once(timeout_sec=self.POLL_S)
+            except (ExternalShutdownException, ShutdownException):
+                break
 
     def start(self) -> "NodeThreads":
+        self._running.set()
         for thread in self.threads:
             thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop spinning, then destroy every node (closing its hardware and files)."""
-        for executor in self.executors:
-            executor.shutdown(timeout_sec=timeout)
+        self._running.clear()
         for thread in self.threads:
             thread.join(timeout)
+        for executor in self.executors:
+            executor.shutdown(timeout_sec=timeout)
         for node in self.nodes:
             node.destroy_node()
 
