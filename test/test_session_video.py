@@ -11,7 +11,7 @@ from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_typestore
 
-from paindiffusion_ros.session.plots import StripChart, Trace, padded_range
+from paindiffusion_ros.session.plots import StripChart, Trace, nice_ticks, padded_range
 from paindiffusion_ros.session.video import SessionVideoConfig, SessionVideoError, image_to_rgb, write_session_video
 
 STORE = get_typestore(Stores.ROS2_KILTED)
@@ -133,3 +133,9 @@ def test_padded_range_covers_data_and_defaults():
     assert padded_range(np.array([]), 0.0, 4.0) == pytest.approx((-0.32, 4.32))
     lo, hi = padded_range(np.array([1.0, 9.0, np.nan]), 0.0, 4.0)
     assert lo < 0.0 and hi > 9.0
+
+
+def test_nice_ticks_are_round_and_inside_the_range():
+    assert nice_ticks(-7.2, 97.2).tolist() == [0.0, 20.0, 40.0, 60.0, 80.0]
+    assert nice_ticks(30.5, 52.0).tolist() == [35.0, 40.0, 45.0, 50.0]
+    assert nice_ticks(-0.32, 4.32).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]

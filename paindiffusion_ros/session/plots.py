@@ -45,6 +45,14 @@ class Trace:
         return float(self.values[i]) if i >= 0 else float("nan")
 
 
+def nice_ticks(lo: float, hi: float, target: int = 4) -> np.ndarray:
+    """Round tick values (steps of 1, 2 or 5 × 10^k) inside ``[lo, hi]``, about ``target`` of them."""
+    raw = (hi - lo) / max(target, 1)
+    magnitude = 10.0 ** np.floor(np.log10(raw))
+    step = magnitude * min((1.0, 2.0, 5.0, 10.0), key=lambda m: abs(np.log(m * magnitude / raw)))
+    return np.arange(np.ceil(lo / step) * step, hi + 1e-9 * step, step) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
 def padded_range(values: np.ndarray, floor: float, ceiling: float, pad: float = 0.08) -> tuple[float, float]:
     """A y range covering ``[floor, ceiling]`` and every finite value, with a margin."""
     finite = np.asarray(values, dtype=np.float64)
@@ -88,10 +96,10 @@ class StripChart:
                 x = int(round(x1 - s / self.window_s * (x1 - x0)))
                 cv2.line(image, (x, y0), (x, y1), GRID, 1)
                 cv2.putText(image, f"-{s:g}s" if s else "now", (x - 14, y1 + 15), FONT, 0.38, AXIS, 1, cv2.LINE_AA)
-            for value in (trace.lo, (trace.lo + trace.hi) / 2, trace.hi):
+            for value in nice_ticks(trace.lo, trace.hi):
                 y = int(round(float(self._y(trace, np.array([value]), box)[0])))
                 cv2.line(image, (x0, y), (x1, y), GRID, 1)
-                cv2.putText(image, f"{value:.3g}", (4, y + 4), FONT, 0.4, AXIS, 1, cv2.LINE_AA)
+                cv2.putText(image, f"{value:g}", (4, y + 4), FONT, 0.4, AXIS, 1, cv2.LINE_AA)
             cv2.rectangle(image, (x0, y0), (x1, y1), AXIS, 1)
             title = f"{trace.label} [{trace.unit}]" if trace.unit else trace.label
             cv2.putText(image, title, (x0, y0 - 8), FONT, 0.5, TEXT, 1, cv2.LINE_AA)

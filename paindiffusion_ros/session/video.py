@@ -145,8 +145,8 @@ def _axes(series: Series, start_ns: int, floor: float, ceiling: float) -> dict:
 def compose(face: np.ndarray, chart: np.ndarray, t: float, height: int) -> np.ndarray:
     """Face scaled to ``height`` (square), the chart to its right, the time stamped on."""
     side = cv2.resize(face, (height, height), interpolation=cv2.INTER_LINEAR)
-    cv2.putText(side, f"t = {t:5.1f} s", (10, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 3, cv2.LINE_AA)
-    cv2.putText(side, f"t = {t:5.1f} s", (10, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (20, 20, 20), 1, cv2.LINE_AA)
+    for color, thickness in (((20, 20, 20), 4), ((255, 255, 255), 2)):  # outlined, readable on any face
+        cv2.putText(side, f"t = {t:.1f} s", (12, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, color, thickness, cv2.LINE_AA)
     return np.concatenate([side, chart], axis=1)
 
 
