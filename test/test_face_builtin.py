@@ -6,6 +6,7 @@ import pytest
 from paindiffusion_ros.face import builtin, facs
 from paindiffusion_ros.face.models import BuiltinFace, load_face
 from paindiffusion_ros.face.render import FaceRenderer
+from paindiffusion_ros.face.snapshots import PAIN_UNITS, expression_from_units
 
 UPPER_FACE = ("AU1", "AU2", "AU4", "AU5", "AU7", "AU41", "AU42", "AU43", "AU44", "AU45", "AU61", "AU62", "AU63", "AU64")
 LOWER_FACE = ("AU10", "AU12", "AU14", "AU15", "AU16", "AU17", "AU18", "AU20", "AU22", "AU23", "AU24", "AU25",
@@ -24,10 +25,7 @@ def renderer(face) -> FaceRenderer:
 
 
 def expression(**units: float) -> np.ndarray:
-    e = np.zeros(50, np.float32)
-    for au, value in units.items():
-        e[list(facs.au_indices(au))] = value
-    return e
+    return expression_from_units(units)
 
 
 def pixel_box(renderer: FaceRenderer, x: float, y: float, half_w: float, half_h: float):
@@ -129,7 +127,7 @@ def test_jaw_opening_moves_the_chin_down_and_opens_the_mouth(face, renderer):
 
 
 def test_pain_face_moves_brows_eyes_and_nose(renderer):
-    pain = expression(AU4=2.5, AU6=2.5, AU7=3.0, AU9=2.0, AU10=2.0, AU43=0.5)
+    pain = expression_from_units(PAIN_UNITS)
     assert facs.pspi(pain) == pytest.approx(8.0)
     neutral = renderer.render(expression(), np.zeros(3))
     assert diff(neutral, renderer.render(pain, np.zeros(3)), regions(renderer)["eyes"]) > 8.0

@@ -31,7 +31,7 @@ FISSURE_TOP, FISSURE_BOTTOM = 0.0046, 0.0036
 LID_CLOSURE = 0.0041  # depth change that covers the whole fissure (> the largest margin g)
 BROW_Y = 0.040
 MOUTH_Y = -0.052
-MOUTH_HALF_WIDTH = 0.024
+MOUTH_HALF_WIDTH = 0.022
 JAW_HINGE = np.array([0.0, -0.005, 0.005])
 
 SKIN = np.array([0.86, 0.66, 0.55])
@@ -89,7 +89,7 @@ def _grid_faces(n_rows: int, n_cols: int, wrap: bool) -> np.ndarray:
 
 
 def _eye_geometry(x: np.ndarray, y: np.ndarray, side: float):
-    """Eyeball front surface depth and the fissure's signed depth margin g for one eye."""
+    """The fissure's signed depth margin g (> 0 inside the eye opening) and the distance from the eye centre."""
     u = (x - side * EYE_X) / FISSURE_HALF_WIDTH
     v = y - EYE_Y
     shape = np.clip(1.0 - u**2, -1.0, 1.0)
@@ -104,12 +104,12 @@ def _skin(eye_front_z: float):
     lat = 0.5 * np.pi * _warp(np.linspace(-1, 1, N_LAT), 0.45) * 0.98 - 0.02
     lon = np.pi * _warp(np.linspace(-1, 1, N_LON, endpoint=False), 0.35)
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
-    x = 0.074 * np.cos(LAT) * np.sin(LON)
+    x = 0.077 * np.cos(LAT) * np.sin(LON)
     y = 0.105 * np.sin(LAT) + 0.01
     z = 0.092 * np.cos(LAT) * np.cos(LON)
     front = _smoothstep(-0.1, 0.7, np.cos(LAT) * np.cos(LON))
     # Narrow the lower face toward the chin and flatten the cheeks a little.
-    taper = 1.0 - 0.30 * _smoothstep(-0.01, -0.10, y) * front
+    taper = 1.0 - 0.34 * _smoothstep(-0.01, -0.10, y) * front
     x = x * taper
     z = z - 0.010 * (1 - np.exp(-(x / 0.05) ** 2)) * front
     dz = (
@@ -131,6 +131,7 @@ def _skin(eye_front_z: float):
     z = z + dz * front
     # Eyelids: skin behind the eyeball inside the fissure, in front of it elsewhere.
     lid_window = np.zeros_like(x)
+    lash_line = np.zeros_like(x)
     for side in (1.0, -1.0):
         g, r = _eye_geometry(x, y, side)
         lid = eye_front_z - r**2 / (2 * EYE_RADIUS) - g
@@ -138,6 +139,7 @@ def _skin(eye_front_z: float):
         w = _smoothstep(1.6 * EYE_RADIUS, 1.1 * EYE_RADIUS, r) * front
         z = (1 - w) * z + w * ((1 - outside) * lid + outside * np.maximum(z, lid))
         lid_window = np.maximum(lid_window, w * _smoothstep(-0.004, 0.0, g))
+        lash_line = np.maximum(lash_line, w * _smoothstep(-0.0011, -0.0002, g) * (g < 0) * (y > EYE_Y))
     # Ears.
     side_bump = _sym_bump(x, y, 0.072, 0.005, 0.006, 0.022) * _smoothstep(0.9, 1.3, np.abs(LON))
     x = x + np.sign(x) * 0.012 * side_bump
@@ -152,7 +154,7 @@ def _skin(eye_front_z: float):
     faces = faces[~in_slit]
     fields = {
         "x": x.ravel(), "y": y.ravel(), "front": front.ravel(), "lid_window": lid_window.ravel(),
-        "upper_lip": upper_lip.ravel(), "lower_lip": lower_lip.ravel(), "mouth_row_y": y[row, 0],
+        "lash_line": lash_line.ravel(), "upper_lip": upper_lip.ravel(), "lower_lip": lower_lip.ravel(), "mouth_row_y": y[row, 0],
     }
     return vertices, faces, fields, pole
 
@@ -168,7 +170,10 @@ def _skin_colors(f: dict) -> np.ndarray:
     brow = (_smoothstep(0.0036, 0.0012, np.abs(y - brow_shape)) * _smoothstep(0.056, 0.048, np.abs(x))
             * _smoothstep(0.008, 0.012, np.abs(x)) * front)[:, None]
     color = color * (1 - brow) + BROW * brow
-    hair = (_smoothstep(0.070, 0.080, y) + (1 - front) * _smoothstep(0.02, 0.05, y) * (y > 0)).clip(0, 1)
+    lash = f["lash_line"][:, None]
+    color = color * (1 - 0.8 * lash) + BROW * 0.8 * lash
+    hairline = 0.076 - 0.3 * np.maximum(np.abs(x) - 0.03, 0.0)
+    hair = (_smoothstep(hairline - 0.004, hairline + 0.004, y) + (1 - front) * _smoothstep(0.02, 0.05, y) * (y > 0)).clip(0, 1)
     hair = hair * (1 - _smoothstep(0.25, 0.6, front * _smoothstep(0.09, 0.07, y)))
     color = color * (1 - hair[:, None]) + HAIR * hair[:, None]
     return color
@@ -230,6 +235,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     upper_lip = _region(v, 0.0, MOUTH_Y + 0.006, 0.022, 0.007, front) * (y > MOUTH_Y)
     lower_lip = _region(v, 0.0, MOUTH_Y - 0.007, 0.020, 0.007, front) * (y < MOUTH_Y)
     lips = np.maximum(upper_lip, lower_lip)
+    nasolabial = _region(np.column_stack([ax, y]), 0.022, -0.035, 0.004, 0.010, front)
     glabella_furrow = _region(np.column_stack([ax, y]), 0.004, BROW_Y - 0.004, 0.0018, 0.007, front)
     nose_wrinkles = _region(v, 0.0, EYE_Y - 0.004, 0.010, 0.006, front) * np.sin(2 * np.pi * y / 0.0035)
     corners = _region(np.column_stack([ax, y]), MOUTH_HALF_WIDTH, MOUTH_Y, 0.010, 0.010, front)
@@ -239,12 +245,13 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     bilateral = {
         "AU1": field(dy=1.3 * mm, dz=0.2 * mm, weight=inner_brow),
         "AU2": field(dy=1.3 * mm, weight=outer_brow),
-        "AU4": field(dx=-0.5 * mm * sx, dy=-1.2 * mm, dz=0.4 * mm, weight=inner_brow + 0.6 * outer_brow)
+        "AU4": field(dx=-0.6 * mm * sx, dy=-1.5 * mm, dz=0.4 * mm, weight=inner_brow + 0.6 * outer_brow)
         + field(dz=-0.35 * mm, weight=glabella_furrow),
         "AU5": field(dz=-0.6 * mm, weight=upper_window) + field(dy=0.3 * mm, weight=brow_band),
         "AU6": field(dy=0.9 * mm, dz=0.5 * mm, weight=cheek + below_eye) + field(dz=0.6 * mm, weight=lower_window),
         "AU7": field(dz=0.9 * mm, weight=lower_window) + field(dz=0.25 * mm, weight=upper_window),
-        "AU10": field(dy=0.9 * mm, dz=0.3 * mm, weight=upper_lip) + field(dy=0.4 * mm, weight=nostrils),
+        "AU10": field(dy=0.9 * mm, dz=0.3 * mm, weight=upper_lip) + field(dy=0.4 * mm, weight=nostrils)
+        + field(dz=-0.3 * mm, weight=nasolabial),
         "AU12": field(dx=0.7 * mm * sx, dy=0.8 * mm, dz=-0.3 * mm, weight=corners),
         "AU14": field(dx=0.2 * mm * sx, dz=-0.6 * mm, weight=corners),
         "AU15": field(dy=-0.9 * mm, weight=corners),
@@ -265,7 +272,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     midline = {
         "AU9": field(dy=0.8 * mm, dz=0.2 * mm, weight=nose) + field(dz=0.35 * mm, weight=nose_wrinkles) + field(dy=0.7 * mm, weight=nostrils)
         + field(dy=0.4 * mm, weight=upper_lip) + field(dy=-0.4 * mm, weight=inner_brow),
-        "AU11": field(dy=0.4 * mm, dz=-0.4 * mm, weight=_region(np.column_stack([ax, y]), 0.022, -0.035, 0.006, 0.010, front)),
+        "AU11": field(dy=0.4 * mm, dz=-0.4 * mm, weight=nasolabial),
         "AU13": field(dx=0.3 * mm * sx, dy=0.9 * mm, dz=0.3 * mm, weight=corners),
         "AU16": field(dy=-0.8 * mm, dz=0.2 * mm, weight=lower_lip),
         "AU17": field(dy=0.9 * mm, dz=0.4 * mm, weight=chin) + field(dy=0.4 * mm, dz=0.4 * mm, weight=lower_lip),
@@ -299,14 +306,17 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
 
 
 def _jaw_weights(v: np.ndarray, skin: np.ndarray, mouth_row_y: float) -> np.ndarray:
-    """Skinning weight of the jaw: the lower lip and chin fully, fading toward the hinge."""
+    """Skinning weight of the jaw: chin fully, the lower lip less toward the mouth corners
+    (so the mouth opens as a lens), fading toward the hinge."""
     x, y, z = v[:, 0], v[:, 1], v[:, 2]
     ax = np.abs(x)
     band = 0.0004 + 0.5 * np.maximum(ax - MOUTH_HALF_WIDTH, 0.0)
     below = _smoothstep(0.0, band, mouth_row_y + 0.0005 - y)
+    lens = np.sqrt(_smoothstep(MOUTH_HALF_WIDTH + 0.002, 0.0, ax))
+    near_lips = _smoothstep(0.012, 0.0, mouth_row_y - y)
     lateral = _smoothstep(0.068, 0.040, ax)
     forward = _smoothstep(-0.02, 0.02, z)
-    return (below * lateral * forward * skin).astype(np.float32)
+    return (below * (1 - near_lips * (1 - lens)) * lateral * forward * skin).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -326,7 +336,7 @@ def build_mesh() -> BuiltinFaceMesh:
         offset += len(ev)
     near_lips = (np.abs(skin_v[:, 0]) < 0.004) & (np.abs(skin_v[:, 1] - MOUTH_Y) < 0.004)
     lips_z = float(skin_v[near_lips, 2].max())
-    cavity_v, cavity_f, _ = _sphere(np.array([0.0, MOUTH_Y - 0.004, lips_z - 0.024]), np.array([0.028, 0.013, 0.019]),
+    cavity_v, cavity_f, _ = _sphere(np.array([0.0, MOUTH_Y - 0.003, lips_z - 0.024]), np.array([0.024, 0.010, 0.015]),
                                     10, 16, inward=True)
     parts_v.append(cavity_v); parts_f.append(cavity_f + offset); parts_c.append(np.tile(CAVITY, (len(cavity_v), 1)))
     cavity = np.arange(offset, offset + len(cavity_v))

@@ -84,9 +84,10 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.ndarray,
-          colors: np.ndarray, light: np.ndarray, view: np.ndarray, ambient: float,
+          colors: np.ndarray, light: np.ndarray, view: np.ndarray, ambient: float, wrap: float,
           specular: float, shininess: float, background: np.ndarray, image: np.ndarray) -> None:
-    """Phong-shade covered pixels (Lambert key light + ambient + Blinn highlight) into uint8 RGB."""
+    """Phong-shade covered pixels into uint8 RGB: ambient + wrapped Lambert key light (``wrap`` > 0
+    softens the terminator, as for skin) + Blinn highlight."""
     h, w = face_id.shape
     hx = light[0] + view[0]
     hy = light[1] + view[1]
@@ -114,8 +115,9 @@ def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.
                 nx /= nn
                 ny /= nn
                 nz /= nn
-            diffuse = max(nx * light[0] + ny * light[1] + nz * light[2], 0.0)
-            spec = specular * max(nx * hx + ny * hy + nz * hz, 0.0) ** shininess
+            diffuse = max((nx * light[0] + ny * light[1] + nz * light[2] + wrap) / (1.0 + wrap), 0.0)
+            ndh = nx * hx + ny * hy + nz * hz
+            spec = specular * np.exp(shininess * np.log(ndh)) if ndh > 1e-3 else 0.0
             lit = ambient + (1.0 - ambient) * diffuse
             for k in range(3):
                 col = w0 * colors[a, k] + w1 * colors[b, k] + w2 * colors[c, k]

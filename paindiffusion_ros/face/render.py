@@ -31,7 +31,9 @@ class RenderConfig:
     center_z: float = field(default=0.0, metadata={"help": "framing centre z (m)", "range": (-1.0, 1.0)})
     margin: float = field(default=1.08, metadata={
         "help": "automatic framing: view height over the framed height", "range": (1.0, 3.0)})
-    ambient: float = field(default=0.30, metadata={"help": "ambient light fraction", "range": (0.0, 1.0)})
+    ambient: float = field(default=0.25, metadata={"help": "ambient light fraction", "range": (0.0, 1.0)})
+    wrap: float = field(default=0.4, metadata={
+        "help": "wrap lighting: how far light reaches past the terminator", "range": (0.0, 1.0)})
     specular: float = field(default=0.06, metadata={"help": "specular highlight strength", "range": (0.0, 1.0)})
     shininess: float = field(default=24.0, metadata={"help": "specular exponent", "range": (1.0, 256.0)})
     background: int = field(default=0x202428, metadata={
@@ -97,7 +99,7 @@ class Renderer:
         normals = raster.vertex_normals(vertices, faces)
         image = np.empty((self.height, self.width, 3), np.uint8)
         c = self.config
-        raster.shade(face_id, bary, faces, normals, colors, LIGHT, VIEW, c.ambient, c.specular, c.shininess,
+        raster.shade(face_id, bary, faces, normals, colors, LIGHT, VIEW, c.ambient, c.wrap, c.specular, c.shininess,
                      self._background, image)
         return image
 

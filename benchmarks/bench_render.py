@@ -1,0 +1,108 @@
+"""Face renderer speed on one core: median fps at 256/512/1024 for the built-in face and a FLAME-size mesh.
+
+Pins the process to one CPU and one numba thread. The built-in face is timed end to end
+(blendshapes + jaw skinning + rasterise + shade); the FLAME-size mesh (5,023 vertices,
+9,976 triangles, head-sized and framed like a face) through ``Renderer.render``. For
+comparison it also times the obvious OpenCV alternative: painter's algorithm with
+``cv2.fillConvexPoly`` per depth-sorted triangle, flat-shaded (no z-buffer, no smooth
+shading). Prints a table and writes JSON to ``$PAINDIFFUSION_BENCH_JSON`` when set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from paindiffusion_ros.face import facs  # noqa: E402
+from paindiffusion_ros.face.models import load_face  # noqa: E402
+from paindiffusion_ros.face.render import FaceRenderer, RenderConfig, Renderer  # noqa: E402
+
+SIZES = (256, 512, 1024)
+FRAMES = 40
+FLAME_VERTICES, FLAME_TRIANGLES = 5023, 9976
+
+
+def median_fps(step, frames: int = FRAMES) -> float:
+    step(0)
+    times = []
+    for i in range(frames):
+        t0 = time.perf_counter()
+        step(i)
+        times.append(time.perf_counter() - t0)
+    return 1.0 / float(np.median(times))
+
+
+def flame_size_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An ellipsoidal head with exactly FLAME's vertex and triangle counts."""
+    n_lat, n_lon = 59, 87
+    lat = np.linspace(-np.pi / 2, np.pi / 2, n_lat)
+    lon = np.linspace(-np.pi, np.pi, n_lon, endpoint=False)
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    v = np.stack([0.075 * np.cos(la) * np.sin(lo), 0.11 * np.sin(la), 0.095 * np.cos(la) * np.cos(lo)], -1).reshape(-1, 3)
+    r, c = np.meshgrid(np.arange(n_lat - 1), np.arange(n_lon), indexing="ij")
+    a, b = r * n_lon + c, r * n_lon + (c + 1) % n_lon
+    quads = np.stack([np.stack([a, b, b + n_lon], -1), np.stack([a, b + n_lon, a + n_lon], -1)], 2).reshape(-1, 3)
+    faces = quads[(quads < FLAME_VERTICES).all(1)][:FLAME_TRIANGLES]
+    v = v[:FLAME_VERTICES].astype(np.float32)
+    colors = np.tile(np.array([0.86, 0.66, 0.55], np.float32), (len(v), 1))
+    return v, faces.astype(np.int32), colors
+
+
+def painter_cv2(renderer: Renderer, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """Flat-shaded painter's algorithm with OpenCV polygons (the comparison baseline)."""
+    screen = renderer.project(vertices)
+    tri = screen[faces]
+    e1, e2 = tri[:, 1, :2] - tri[:, 0, :2], tri[:, 2, :2] - tri[:, 0, :2]
+    front = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) < 0
+    order = np.argsort(-tri[front, :, 2].mean(1))
+    pts = np.round(tri[front][order, :, :2] * 16).astype(np.int32)
+    rgb = (colors[faces[front][order]].mean(1) * 255).astype(int)
+    image = np.zeros((renderer.height, renderer.width, 3), np.uint8)
+    for p, c in zip(pts, rgb):
+        cv2.fillConvexPoly(image, p, (int(c[0]), int(c[1]), int(c[2])), cv2.LINE_8, 4)
+    return image
+
+
+def main() -> None:
+    face = load_face("builtin")
+    rng = np.random.default_rng(0)
+    expressions = rng.uniform(0, 1, (FRAMES, facs.EXPRESSION_DIM)).astype(np.float32)
+    jaws = np.zeros((FRAMES, 3), np.float32)
+    jaws[:, 0] = np.linspace(0, 0.25, FRAMES)
+    flame_v, flame_f, flame_c = flame_size_mesh()
+    camera = RenderConfig(distance=0.75, fov_deg=20.0)
+    results: dict[str, dict[str, float]] = {}
+    for size in SIZES:
+        builtin = FaceRenderer(face, size)
+        flame = Renderer(size, camera)
+        results[str(size)] = {
+            "builtin_fps": median_fps(lambda i: builtin.render(expressions[i], jaws[i])),
+            "flame_size_fps": median_fps(lambda i: flame.render(flame_v, flame_f, flame_c)),
+            "flame_size_cv2_painter_fps": median_fps(lambda i: painter_cv2(flame, flame_v, flame_f, flame_c), 10),
+        }
+    mesh_eval = median_fps(lambda i: face.vertices(expressions[i], jaws[i]))
+    meta = {"builtin_vertices": len(face.mesh.vertices), "builtin_triangles": len(face.faces),
+            "flame_size_vertices": FLAME_VERTICES, "flame_size_triangles": len(flame_f),
+            "builtin_mesh_eval_ms": 1000.0 / mesh_eval, "frames": FRAMES, "threads": 1}
+    print(f"face renderer, one core, median of {FRAMES} frames (fps)")
+    print(f"{'size':>6} {'builtin':>9} {'FLAME-size':>11} {'cv2 painter':>12}")
+    for size, r in results.items():
+        print(f"{size:>6} {r['builtin_fps']:9.1f} {r['flame_size_fps']:11.1f} {r['flame_size_cv2_painter_fps']:12.1f}")
+    print(f"built-in: {meta['builtin_vertices']} vertices, {meta['builtin_triangles']} triangles; "
+          f"blendshapes + jaw {meta['builtin_mesh_eval_ms']:.2f} ms/frame")
+    out = os.environ.get("PAINDIFFUSION_BENCH_JSON")
+    if out:
+        with open(out, "w") as handle:
+            json.dump({"name": "render", "fps": results, **meta}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
