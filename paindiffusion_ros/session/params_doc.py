@@ -83,6 +83,8 @@ def declared_parameters(params_file: Path) -> dict[str, list[ParameterRow]]:
 
 def cell(value: Any) -> str:
     """A value as a Markdown table cell."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
     if isinstance(value, str):
         return f"`{value}`" if value else "`''`"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
