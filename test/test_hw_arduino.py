@@ -1,6 +1,7 @@
 """The Arduino bridge driver against the bridge emulator on a pty (line protocol v1)."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def bridge(tmp_path):
     def connect(source="dxl2", version=1, **changes):
         emulator = ArduinoBridgeEmulator(str(tmp_path / f"ttyACM{len(emulators)}"), hand=hand, source=source, version=version).start()
         emulators.append(emulator)
-        settings = dict(backend="arduino", port=emulator.path, baudrate=115200, latency_timer_ms=8.0,
+        settings = dict(backend="arduino", port=emulator.path, baudrate=115200, latency_timer_ms=10.0,
                         reconnect_min_s=0.02, reconnect_max_s=0.1, lower_limit=-2.0, upper_limit=2.0)
         settings.update(changes)
         elbow = make_backend(ElbowConfig(**settings))
@@ -107,7 +108,7 @@ def test_potentiometer_bridge_refuses_torque_modes(bridge):
 
 def test_corrupt_and_lost_lines_are_retried_and_counted(bridge):
     hand, connect = bridge
-    emulator, elbow = connect(retries=2)
+    emulator, elbow = connect(retries=5)
     hand.angle = 0.8
     emulator.corrupt_replies(1)
     assert read_fresh(elbow).position == pytest.approx(0.8, abs=MRAD)
@@ -152,3 +153,10 @@ def test_close_turns_torque_off_and_is_idempotent(bridge):
     assert emulator.commands[-1] == "TORQUE 0" and not emulator.torque
     elbow.close()
     assert elbow.read() is None
+
+
+def test_firmware_readme_examples_carry_valid_checksums():
+    readme = (Path(__file__).resolve().parents[1] / "firmware" / "README.md").read_text()
+    examples = [line[2:] for line in readme.splitlines() if line.startswith(("> ", "< "))]
+    assert len(examples) == 4
+    assert all(parse_line(line) is not None for line in examples)

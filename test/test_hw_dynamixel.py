@@ -45,7 +45,7 @@ def rig(request, tmp_path):
 
     def connect(**changes):
         settings = dict(
-            backend="dynamixel", port=emulator.path, protocol=request.param, latency_timer_ms=8.0,
+            backend="dynamixel", port=emulator.path, protocol=request.param, latency_timer_ms=10.0,
             lower_limit=-1.5, upper_limit=2.5, reconnect_min_s=0.02, reconnect_max_s=0.1,
         )
         settings.update(changes)
@@ -152,7 +152,7 @@ def test_resist_mode_limits_effort_and_opposes_the_hand(rig):
 
 def test_wrong_model_is_a_clear_error(tmp_path):
     with MX64Emulator(str(tmp_path / "tty"), protocol=2, model_number=1020) as emulator:
-        config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=2, latency_timer_ms=8.0)
+        config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=2, latency_timer_ms=10.0)
         with pytest.raises(ElbowError, match="model 1020, not the MX-64 for protocol 2 \\(model 311\\)"):
             DynamixelElbow(config).open()
 
@@ -183,7 +183,7 @@ def test_no_answer_at_open_is_a_clear_error(rig):
 
 def test_corrupt_and_lost_replies_are_retried_and_counted(rig):
     emulator, hand, connect = rig
-    elbow = connect(retries=2)
+    elbow = connect(retries=5)
     hand.angle = 0.9
     emulator.corrupt_replies(2)
     assert elbow.read().position == pytest.approx(0.9, abs=TICK)
@@ -227,7 +227,7 @@ def test_unplugged_adapter_never_raises_and_reconnects_after_replug(rig):
 def test_reconnect_backs_off_exponentially(rig):
     emulator, _, _ = rig
     now = [0.0]
-    config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=emulator.table.protocol, latency_timer_ms=8.0, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=emulator.table.protocol, latency_timer_ms=10.0, reconnect_min_s=0.1, reconnect_max_s=0.5)
     elbow = DynamixelElbow(config, clock=lambda: now[0])
     elbow.open()
     emulator.unplug()
@@ -301,7 +301,7 @@ def test_sigint_leaves_torque_off(tmp_path):
         """
         import sys
         from paindiffusion_ros.hardware.base import ElbowConfig, make_backend
-        elbow = make_backend(ElbowConfig(backend="dynamixel", port=sys.argv[1], protocol=2, mode="hold", latency_timer_ms=8.0))
+        elbow = make_backend(ElbowConfig(backend="dynamixel", port=sys.argv[1], protocol=2, mode="hold", latency_timer_ms=10.0))
         elbow.open()
         print("holding", flush=True)
         while True:
@@ -344,3 +344,10 @@ def test_ticks_and_radians_round_trip():
     assert mx64.PROTOCOL2.decode_signed(0xFFFFFFFF, 4, 0) == -1
     assert mx64.PROTOCOL2.state_block == (126, 21)
     assert mx64.PROTOCOL1.state_block == (36, 8)
+
+
+def test_emulator_delays_replies_by_wire_time_and_return_delay(tmp_path):
+    emulator = MX64Emulator(str(tmp_path / "tty"), protocol=2, baudrate=57_600)
+    assert emulator.reply_delay(14, bytes(29)) == pytest.approx(43 * 10 / 57_600 + 250 * 2e-6)
+    emulator.poke("return_delay_time", 0)
+    assert emulator.reply_delay(14, bytes(29)) == pytest.approx(43 * 10 / 57_600)

@@ -78,7 +78,6 @@ class PtyDevice(ABC):
         self.muted = False
         self.drop_count = 0
         self.corrupt_count = 0
-        self.requests = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
 
@@ -156,7 +155,6 @@ class PtyDevice(ABC):
                     self._send(master, request_size, reply)
 
     def _send(self, master: int, request_size: int, reply: bytes) -> None:
-        self.requests += 1
         if self.muted:
             return
         if self.drop_count > 0:

@@ -76,10 +76,8 @@ class CommStats:
     def __init__(self, window: int = STATS_WINDOW) -> None:
         self.recent: deque[bool] = deque(maxlen=window)
         self.errors = 0
-        self.transactions = 0
 
     def record(self, ok: bool) -> None:
-        self.transactions += 1
         self.errors += not ok
         self.recent.append(ok)
 

@@ -85,10 +85,6 @@ class ControlTable:
         """Names of the set error bits."""
         return tuple(name for bit, name in sorted(self.error_bits.items()) if bits & (1 << bit))
 
-    def error_mask(self, names: frozenset[str]) -> int:
-        """Bit mask of the named errors."""
-        return sum(1 << bit for bit, name in self.error_bits.items() if name in names)
-
 
 PROTOCOL1 = ControlTable(
     protocol=1,

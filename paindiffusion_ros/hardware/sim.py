@@ -93,7 +93,6 @@ class SimulatedElbow:
         self.target: Optional[float] = None
         self.segments: deque[Segment] = deque()
         self.is_open = False
-        self.reads = 0
 
     def open(self) -> None:
         """Start the exercise at the extended end of the range, now."""
@@ -128,7 +127,6 @@ class SimulatedElbow:
             return None
         now = self.clock()
         position, velocity = self._sample(now)
-        self.reads += 1
         effort = 0.0
         if self.mode == "resist":
             effort = -self.config.resist_effort * MX64_STALL_TORQUE_NM * math.tanh(velocity / RESIST_VELOCITY_SCALE)
