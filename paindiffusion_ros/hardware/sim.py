@@ -153,13 +153,11 @@ class SimulatedElbow:
         self._replan(now, position)
 
     def status(self) -> ElbowStatus:
-        """Always healthy while open: a simulated link has no faults."""
+        """Healthy while open: a simulated link has no faults, temperature or voltage (NaN)."""
         return ElbowStatus(
             connected=self.is_open,
             backend="sim",
             port="",
-            temperature_c=36.0,
-            voltage_v=12.0,
             torque_enabled=self.is_open and self.mode != "compliant",
             mode=self.mode,
             message=self.limiter.message,
