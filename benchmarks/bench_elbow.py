@@ -4,7 +4,8 @@ Each backend reads its emulator, which runs in its own process (like a real moto
 does not share the driver's interpreter lock), for ``--seconds`` per run; the table gives
 the median rate and median/p99 read latency over ``--runs`` runs. The emulator adds the
 wire time (bytes × 10 / baud); a pty has no USB latency timer, so on a real U2D2/FTDI the
-latency timer (1 ms when tuned, 16 ms default) bounds the rate instead.
+latency timer (1 ms when tuned, 16 ms default) bounds the rate instead. Packet timeouts use a
+2 ms latency setting and 5 retries, so a loaded machine slows a run instead of aborting it.
 
     python benchmarks/bench_elbow.py [--runs 5] [--seconds 1.0] [--json out.json]
 """
@@ -69,7 +70,7 @@ def bench_case(backend: str, protocol: int, baudrate: int, runs: int, seconds: f
         server = context.Process(target=serve, args=(backend, protocol, baudrate, path, ready, stop), daemon=True)
         server.start()
         ready.wait(10.0)
-    config = ElbowConfig(backend=backend, port=path, protocol=protocol, baudrate=baudrate, latency_timer_ms=1.0, lower_limit=-1.0)
+    config = ElbowConfig(backend=backend, port=path, protocol=protocol, baudrate=baudrate, latency_timer_ms=2.0, retries=5, lower_limit=-1.0)
     elbow = make_backend(config)
     elbow.open()
     try:
