@@ -1,0 +1,140 @@
+"""Static checks of the ROS package: launch file, entry points, YAML parameters, topics, URDF, rviz.
+
+launch/launch_ros are not installed here, so the launch file is read with ``ast``.
+"""
+
+import ast
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from rclpy.context import Context
+
+from paindiffusion_ros.nodes.elbow_driver import JOINT_NAME, ElbowDriverNode
+from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
+from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
+from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCH = ROOT / "launch" / "bringup.launch.py"
+PARAMS = ROOT / "config" / "paindiffusion.yaml"
+NODE_CLASSES = {
+    "elbow_driver": ElbowDriverNode,
+    "stimulus_mapper": StimulusMapperNode,
+    "pain_generator": PainGeneratorNode,
+    "face_renderer": FaceRendererNode,
+}
+INFRASTRUCTURE_TOPICS = {"/rosout", "/parameter_events"}
+
+
+def launch_tree() -> ast.Module:
+    return ast.parse(LAUNCH.read_text())
+
+
+def string_constant(node: ast.AST) -> str:
+    assert isinstance(node, ast.Constant) and isinstance(node.value, str), ast.dump(node)
+    return node.value
+
+
+def launched_executables() -> dict[str, str]:
+    """executable → package for every node the launch file starts."""
+    found = {}
+    for call in ast.walk(launch_tree()):
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+            continue
+        if call.func.id == "project_node":
+            found[string_constant(call.args[0])] = "paindiffusion"
+        elif call.func.id == "Node":
+            keywords = {k.arg: k.value for k in call.keywords}
+            if isinstance(keywords["package"], ast.Constant):
+                found[string_constant(keywords["executable"])] = string_constant(keywords["package"])
+    return found
+
+
+def recorded_topics() -> list[str]:
+    for statement in launch_tree().body:
+        if isinstance(statement, ast.Assign) and statement.targets[0].id == "RECORDED_TOPICS":
+            return ast.literal_eval(statement.value)
+    raise AssertionError("RECORDED_TOPICS not found in the launch file")
+
+
+def console_scripts() -> set[str]:
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and statement.targets[0].id == "NODES":
+            return set(ast.literal_eval(statement.value))
+    raise AssertionError("NODES not found in setup.py")
+
+
+@pytest.fixture(scope="module")
+def nodes_from_yaml():
+    """Every project node instantiated with config/paindiffusion.yaml (the model path points
+    nowhere, so the generator thread only reports an error)."""
+    context = Context()
+    rclpy.init(context=context, args=["--ros-args", "--params-file", str(PARAMS), "-p", "pain_generator:model:=/nonexistent"])
+    made = {}
+    try:
+        for name, cls in NODE_CLASSES.items():
+            made[name] = cls(context=context)
+        yield made
+    finally:
+        for node in made.values():
+            node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def test_every_launched_project_executable_is_a_console_script():
+    launched = launched_executables()
+    project = {name for name, package in launched.items() if package == "paindiffusion"}
+    assert project == set(NODE_CLASSES)
+    assert project <= console_scripts()
+    assert {"robot_state_publisher", "rviz2"} <= set(launched)
+
+
+def test_launch_declares_the_documented_arguments():
+    declared = {
+        string_constant(call.args[0])
+        for call in ast.walk(launch_tree())
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "DeclareLaunchArgument"
+    }
+    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= declared
+
+
+def test_every_yaml_parameter_is_declared_by_its_node(nodes_from_yaml):
+    for name, node in nodes_from_yaml.items():
+        overrides = set(node._parameter_overrides)
+        assert overrides, f"config/paindiffusion.yaml has no parameters for {name}"
+        undeclared = sorted(p for p in overrides if not node.has_parameter(p))
+        assert not undeclared, f"{name} does not declare {undeclared} from {PARAMS.name}"
+
+
+def test_yaml_keys_name_only_project_nodes():
+    keys = yaml.safe_load(PARAMS.read_text())
+    assert {key.split("/")[-1] for key in keys} == set(NODE_CLASSES)
+
+
+def test_recorded_topics_are_exactly_what_the_nodes_publish(nodes_from_yaml):
+    published = {
+        publisher.topic_name for node in nodes_from_yaml.values() for publisher in node.publishers
+    } - INFRASTRUCTURE_TOPICS
+    assert set(recorded_topics()) == published
+
+
+def test_urdf_joint_matches_the_driver_and_has_the_marker_frame():
+    robot = ElementTree.parse(ROOT / "urdf" / "elbow_rig.urdf").getroot()
+    joints = {joint.get("name"): joint for joint in robot.iter("joint")}
+    assert joints[JOINT_NAME].get("type") == "revolute"
+    assert "head" in {link.get("name") for link in robot.iter("link")}
+
+
+def test_rviz_config_shows_published_topics_and_the_urdf_frame(nodes_from_yaml):
+    config = yaml.safe_load((ROOT / "config" / "paindiffusion.rviz").read_text())
+    displays = config["Visualization Manager"]["Displays"]
+    topics = {d["Topic"]["Value"] for d in displays if "Topic" in d}
+    published = {publisher.topic_name for node in nodes_from_yaml.values() for publisher in node.publishers}
+    assert topics and topics <= published
+    image = next(d for d in displays if d["Class"].endswith("/Image"))
+    assert image["Topic"]["Reliability Policy"] == "Best Effort"
+    assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] == "base_link"
