@@ -1,8 +1,9 @@
 """Face renderer speed on one core: median fps at 256/512/1024 for the built-in face and a FLAME-size mesh.
 
-Pins the process to one CPU and one numba thread. The built-in face is timed end to end
-(blendshapes + jaw skinning + rasterise + shade); the FLAME-size mesh (5,023 vertices,
-9,976 triangles, head-sized and framed like a face) through ``Renderer.render``. For
+Pins the process to one CPU and one numba thread. Both faces are timed end to end
+(expression blendshapes + jaw skinning + rasterise + shade): the built-in face, and a
+synthetic model in FLAME's layout and size (5,023 vertices, 9,976 triangles, 400
+blendshapes, pose correctives, 5-joint LBS) loaded through ``flame.FlameFace``. For
 comparison it also times the obvious OpenCV alternative: painter's algorithm with
 ``cv2.fillConvexPoly`` per depth-sorted triangle, flat-shaded (no z-buffer, no smooth
 shading). Prints a table and writes JSON to ``$PAINDIFFUSION_BENCH_JSON`` when set.
@@ -14,14 +15,18 @@ import json
 import os
 import time
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+for _var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pathlib import Path  # noqa: E402
+
 from paindiffusion_ros.face import facs  # noqa: E402
+from paindiffusion_ros.face.flame import FlameFace  # noqa: E402
 from paindiffusion_ros.face.models import load_face  # noqa: E402
 from paindiffusion_ros.face.render import FaceRenderer, RenderConfig, Renderer  # noqa: E402
 
@@ -56,6 +61,21 @@ def flame_size_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return v, faces.astype(np.int32), colors
 
 
+def flame_size_face(vertices: np.ndarray, faces: np.ndarray) -> FlameFace:
+    """A FLAME-layout model on that mesh with random blendshapes; the lower third skinned to the jaw."""
+    rng = np.random.default_rng(0)
+    n = len(vertices)
+    weights = np.zeros((n, 5))
+    lower = vertices[:, 1] < -0.03
+    weights[lower, 2], weights[~lower, 0] = 1.0, 1.0
+    model = {
+        "v_template": vertices.astype(np.float64), "shapedirs": rng.normal(0, 1e-3, (n, 3, 400)),
+        "posedirs": rng.normal(0, 1e-4, (n, 3, 36)), "J_regressor": np.full((5, n), 1.0 / n), "weights": weights,
+        "kintree_table": np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]), "f": faces,
+    }
+    return FlameFace(model, Path("synthetic-flame-size"))
+
+
 def painter_cv2(renderer: Renderer, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Flat-shaded painter's algorithm with OpenCV polygons (the comparison baseline)."""
     screen = renderer.project(vertices)
@@ -78,26 +98,31 @@ def main() -> None:
     jaws = np.zeros((FRAMES, 3), np.float32)
     jaws[:, 0] = np.linspace(0, 0.25, FRAMES)
     flame_v, flame_f, flame_c = flame_size_mesh()
+    flame_face = flame_size_face(flame_v, flame_f)
     camera = RenderConfig(distance=0.75, fov_deg=20.0)
     results: dict[str, dict[str, float]] = {}
     for size in SIZES:
         builtin = FaceRenderer(face, size)
         flame = Renderer(size, camera)
+        flame_renderer = FaceRenderer(flame_face, size)
         results[str(size)] = {
             "builtin_fps": median_fps(lambda i: builtin.render(expressions[i], jaws[i])),
-            "flame_size_fps": median_fps(lambda i: flame.render(flame_v, flame_f, flame_c)),
+            "flame_size_fps": median_fps(lambda i: flame_renderer.render(expressions[i], jaws[i])),
             "flame_size_cv2_painter_fps": median_fps(lambda i: painter_cv2(flame, flame_v, flame_f, flame_c), 10),
         }
     mesh_eval = median_fps(lambda i: face.vertices(expressions[i], jaws[i]))
+    flame_eval = median_fps(lambda i: flame_face.vertices(expressions[i], jaws[i]))
     meta = {"builtin_vertices": len(face.mesh.vertices), "builtin_triangles": len(face.faces),
             "flame_size_vertices": FLAME_VERTICES, "flame_size_triangles": len(flame_f),
-            "builtin_mesh_eval_ms": 1000.0 / mesh_eval, "frames": FRAMES, "threads": 1}
+            "builtin_mesh_eval_ms": 1000.0 / mesh_eval, "flame_size_mesh_eval_ms": 1000.0 / flame_eval,
+            "frames": FRAMES, "threads": 1}
     print(f"face renderer, one core, median of {FRAMES} frames (fps)")
     print(f"{'size':>6} {'builtin':>9} {'FLAME-size':>11} {'cv2 painter':>12}")
     for size, r in results.items():
         print(f"{size:>6} {r['builtin_fps']:9.1f} {r['flame_size_fps']:11.1f} {r['flame_size_cv2_painter_fps']:12.1f}")
     print(f"built-in: {meta['builtin_vertices']} vertices, {meta['builtin_triangles']} triangles; "
-          f"blendshapes + jaw {meta['builtin_mesh_eval_ms']:.2f} ms/frame")
+          f"blendshapes + jaw {meta['builtin_mesh_eval_ms']:.2f} ms/frame; "
+          f"FLAME-size LBS {meta['flame_size_mesh_eval_ms']:.2f} ms/frame")
     out = os.environ.get("PAINDIFFUSION_BENCH_JSON")
     if out:
         with open(out, "w") as handle:

@@ -26,7 +26,7 @@ import numpy as np
 from .binding import FLAME_EMOCA
 from .builtin import IRIS, PUPIL, SCLERA, SKIN
 from .geometry import axis_angle_to_matrix
-from .models import check_parameters, regions_from_bounds
+from .models import blend, check_parameters, regions_from_bounds
 
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 N_SHAPE = 300
@@ -156,11 +156,11 @@ class FlameFace:
             raise FlameError(f"FLAME shape must have {N_SHAPE} coefficients, got {beta.shape}")
         n = model["v_template"].shape[0]
         self._template = (model["v_template"] + dirs[:, :, :N_SHAPE] @ beta).reshape(-1)
-        self._expression_dirs = dirs[:, :, N_SHAPE:N_SHAPE + N_EXPRESSION].reshape(n * 3, N_EXPRESSION)
+        self._expression_dirs = np.ascontiguousarray(dirs[:, :, N_SHAPE:N_SHAPE + N_EXPRESSION].reshape(n * 3, N_EXPRESSION).T)
         regressor = model["J_regressor"].astype(np.float64)
         self._joints0 = regressor @ self._template.reshape(n, 3)
-        self._joint_dirs = np.einsum("jv,vcp->jcp", regressor, self._expression_dirs.reshape(n, 3, N_EXPRESSION))
-        self._posedirs = model["posedirs"].astype(np.float64).reshape(n * 3, -1)
+        self._joint_dirs = np.einsum("jv,pvc->jcp", regressor, self._expression_dirs.reshape(N_EXPRESSION, n, 3))
+        self._posedirs = np.ascontiguousarray(model["posedirs"].astype(np.float64).reshape(n * 3, -1).T)
         self._weights = model["weights"].astype(np.float64)
         self._parents = model["kintree_table"][0].astype(np.int64)
         self.faces = model["f"].astype(np.int32)
@@ -186,15 +186,15 @@ class FlameFace:
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
         e, jaw = check_parameters(expression, jaw_pose, N_EXPRESSION)
         e64 = e.astype(np.float64)
-        shaped = (self._template + self._expression_dirs @ e64).reshape(-1, 3)
+        shaped = (self._template + blend(e64, self._expression_dirs)).reshape(-1, 3)
         joints = self._joints0 + self._joint_dirs @ e64
         pose = np.zeros((N_JOINTS, 3))
         pose[JAW] = jaw
         rotations = axis_angle_to_matrix(pose)
-        posed = shaped + (self._posedirs @ (rotations[1:] - np.eye(3)).reshape(-1)).reshape(-1, 3)
+        posed = shaped + blend((rotations[1:] - np.eye(3)).reshape(-1), self._posedirs).reshape(-1, 3)
         transforms = self._skinning_transforms(rotations, joints)
-        blended = np.einsum("vj,jab->vab", self._weights, transforms)
-        out = np.einsum("vab,vb->va", blended[:, :, :3], posed) + blended[:, :, 3]
+        blended = np.einsum("vj,jk->vk", self._weights, transforms.reshape(N_JOINTS, 12)).reshape(-1, 3, 4)
+        out = (blended[:, :, :3] * posed[:, None, :]).sum(-1) + blended[:, :, 3]
         return out.astype(np.float32)
 
     def _skinning_transforms(self, rotations: np.ndarray, joints: np.ndarray) -> np.ndarray:

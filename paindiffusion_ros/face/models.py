@@ -48,6 +48,15 @@ def check_parameters(expression: np.ndarray, jaw_pose: np.ndarray, n_expression:
     return e, j
 
 
+def blend(weights: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``weights @ basis`` for a ``(K,)`` vector and a ``(K, N)`` basis, without BLAS threads.
+
+    einsum's own loop keeps this on the calling thread: a threaded BLAS matrix-vector
+    product oversubscribes a core shared with the renderer and runs ~20x slower there.
+    """
+    return np.einsum("k,kn->n", weights, basis)
+
+
 def regions_from_bounds(vertices: np.ndarray, eye_y: float, mouth_y: float, eye_half_w: float) -> dict[str, Region]:
     """Full-face, eye and mouth framing boxes from a neutral mesh and two landmark heights."""
     lo, hi = vertices.min(0), vertices.max(0)
@@ -76,7 +85,7 @@ class BuiltinFace:
 
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
         e, j = check_parameters(expression, jaw_pose, facs.EXPRESSION_DIM)
-        v = self.mesh.vertices + (e @ self._basis).reshape(-1, 3)
+        v = self.mesh.vertices + blend(e, self._basis).reshape(-1, 3)
         if np.any(j):
             rotation = axis_angle_to_matrix(j).astype(np.float32)
             rotated = (v - builtin.JAW_HINGE) @ rotation.T + builtin.JAW_HINGE
