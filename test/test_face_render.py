@@ -55,6 +55,9 @@ def test_output_size_dtype_and_determinism():
     eyes = FaceRenderer(face, 120, region="eyes").render(e, np.zeros(3))
     assert eyes.shape[1] == 120 and eyes.shape[0] < 80
     assert Renderer(80, FLAT, aspect=2.0).render(*scene()).shape == (40, 80, 3)
+    head = face.vertices(np.zeros(50), np.zeros(3))
+    default = Renderer(64).render(head, face.faces, face.vertex_colors)  # default framing shows a head
+    assert default.shape == (64, 64, 3) and 0.2 < (default != default[0, 0]).any(axis=2).mean() < 0.9
 
 
 def test_bad_input_is_a_clear_error():

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .models import FaceModel
 
 REGIONS = ("full", "eyes", "mouth")
+HEAD_HALF_HEIGHT = 0.13
+"""Half the height (m) that a bare ``Renderer`` frames around its centre when distance is 0."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,19 @@ class Renderer:
     """Rasterise triangle meshes seen from +z (looking down -z) into ``(H,W,3) uint8`` RGB.
 
     ``size`` is the image width; ``aspect`` (width/height) sets the height. The camera
-    looks at ``(center_x, center_y, center_z)`` from ``distance`` along +z.
+    looks at ``(center_x, center_y, center_z)`` from ``distance`` along +z (distance 0:
+    far enough to show a head-sized box around the centre).
     """
 
     def __init__(self, size: int = 512, config: Optional[RenderConfig] = None, aspect: float = 1.0) -> None:
         if not 16 <= int(size) <= 8192:
             raise ValueError(f"render size must be 16..8192 pixels, got {size}")
-        self.config = config or RenderConfig()
-        if self.config.distance <= 0.0:
-            raise ValueError("Renderer needs a camera distance > 0 (FaceRenderer frames one automatically)")
+        c = config or RenderConfig()
+        if c.distance <= 0.0:
+            c = replace(c, distance=c.margin * HEAD_HALF_HEIGHT / np.tan(np.radians(c.fov_deg) / 2.0))
+        self.config = c
         self.width = int(size)
         self.height = max(1, int(round(size / aspect)))
-        c = self.config
         self._eye = np.array([c.center_x, c.center_y, c.center_z + c.distance], np.float32)
         self._focal = 0.5 * self.height / np.tan(np.radians(c.fov_deg) / 2.0)
         bg = c.background
