@@ -147,7 +147,7 @@ def print_summary(counts: dict[str, int], seconds: float, bag: Path) -> None:
     print(f"recorded {sum(counts.values())} messages in {seconds:.1f} s into {bag} ({size:.1f} MB):")
     for topic in PROJECT_TOPICS:
         count = counts.get(topic, 0)
-        print(f"  {topic:<18} {count:6d}  {count / max(seconds, 1e-9):6.1f} Hz")
+        print(f"  {topic:<24} {count:6d}  {count / max(seconds, 1e-9):6.1f} Hz")
 
 
 def run(args: argparse.Namespace) -> int:
