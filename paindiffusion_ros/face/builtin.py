@@ -88,7 +88,7 @@ def _grid_faces(n_rows: int, n_cols: int, wrap: bool) -> np.ndarray:
     return np.stack([np.stack([a, b, e], -1), np.stack([a, e, d], -1)], 2).reshape(-1, 3)
 
 
-def _eye_geometry(x: np.ndarray, y: np.ndarray, side: float):
+def _eye_geometry(x: np.ndarray, y: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
     """The fissure's signed depth margin g (> 0 inside the eye opening) and the distance from the eye centre."""
     u = (x - side * EYE_X) / FISSURE_HALF_WIDTH
     v = y - EYE_Y
@@ -99,8 +99,18 @@ def _eye_geometry(x: np.ndarray, y: np.ndarray, side: float):
     return np.clip(g, -0.0025, 0.0035), np.hypot(x - side * EYE_X, y - EYE_Y)
 
 
-def _skin(eye_front_z: float):
-    """Neutral skin vertices, faces, colours and the per-vertex feature fields."""
+def _pole_caps(n_rows: int, n_cols: int) -> np.ndarray:
+    """Fans closing the bottom and top rings of a wrapped grid onto two extra pole vertices."""
+    c = np.arange(n_cols)
+    c1 = (c + 1) % n_cols
+    bottom, top = n_rows * n_cols, n_rows * n_cols + 1
+    last = (n_rows - 1) * n_cols
+    return np.concatenate([np.stack([np.full(n_cols, bottom), c1, c], -1),
+                           np.stack([np.full(n_cols, top), last + c, last + c1], -1)])
+
+
+def _skin(eye_front_z: float) -> tuple[np.ndarray, np.ndarray, dict, int]:
+    """Neutral skin vertices, faces, per-vertex feature fields and the vertex count."""
     lat = 0.5 * np.pi * _warp(np.linspace(-1, 1, N_LAT), 0.45) * 0.98 - 0.02
     lon = np.pi * _warp(np.linspace(-1, 1, N_LON, endpoint=False), 0.35)
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
@@ -143,20 +153,20 @@ def _skin(eye_front_z: float):
     # Ears.
     side_bump = _sym_bump(x, y, 0.072, 0.005, 0.006, 0.022) * _smoothstep(0.9, 1.3, np.abs(LON))
     x = x + np.sign(x) * 0.012 * side_bump
-    vertices = np.stack([x, y, z], -1).reshape(-1, 3)
-    faces = _grid_faces(N_LAT, N_LON, wrap=True)
-    pole = vertices.shape[0]
+    poles = np.array([[0.0, y[0].mean(), z[0].mean()], [0.0, y[-1].mean(), z[-1].mean()]])
+    vertices = np.concatenate([np.stack([x, y, z], -1).reshape(-1, 3), poles])
+    faces = np.concatenate([_grid_faces(N_LAT, N_LON, wrap=True), _pole_caps(N_LAT, N_LON)])
     # Slit between the lips: drop the quads straddling the mouth line.
     row = int(np.argmin(np.abs(y[:, 0] - MOUTH_Y)))
     fr = faces // N_LON
     fx = vertices[faces, 0]
     in_slit = (fr.min(1) == row) & (fr.max(1) == row + 1) & (np.abs(fx).max(1) < MOUTH_HALF_WIDTH) & (vertices[faces, 2].min(1) > 0)
     faces = faces[~in_slit]
-    fields = {
-        "x": x.ravel(), "y": y.ravel(), "front": front.ravel(), "lid_window": lid_window.ravel(),
-        "lash_line": lash_line.ravel(), "upper_lip": upper_lip.ravel(), "lower_lip": lower_lip.ravel(), "mouth_row_y": y[row, 0],
-    }
-    return vertices, faces, fields, pole
+    fields = {name: np.concatenate([a.ravel(), np.zeros(2)]) for name, a in (
+        ("front", front), ("lid_window", lid_window), ("lash_line", lash_line),
+        ("upper_lip", upper_lip), ("lower_lip", lower_lip))}
+    fields.update(x=vertices[:, 0], y=vertices[:, 1], mouth_row_y=y[row, 0])
+    return vertices, faces, fields, len(vertices)
 
 
 def _skin_colors(f: dict) -> np.ndarray:
@@ -179,7 +189,8 @@ def _skin_colors(f: dict) -> np.ndarray:
     return color
 
 
-def _sphere(center: np.ndarray, radius, n_lat: int, n_lon: int, inward: bool = False):
+def _sphere(center: np.ndarray, radius: float | np.ndarray, n_lat: int, n_lon: int,
+            inward: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UV sphere (or ellipsoid, for per-axis radii) with its pole on +z: vertices, faces, polar angle."""
     theta = np.linspace(0.0, np.pi, n_lat)
     phi = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
@@ -190,7 +201,7 @@ def _sphere(center: np.ndarray, radius, n_lat: int, n_lon: int, inward: bool = F
     return center + radius * unit, faces, T.ravel()
 
 
-def _teeth(y0: float, y1: float, z_front: float, radius: float):
+def _teeth(y0: float, y1: float, z_front: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """A curved band of teeth (an arc of a vertical cylinder facing +z)."""
     ang = np.linspace(-0.8, 0.8, 20)
     ys = np.array([y0, y1])
