@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from paindiffusion_ros.model.realtime import FramePlayer, GenerationWorker, cosine_ease
+from paindiffusion_ros.model.realtime import FrameClock, FramePlayer, GenerationWorker, cosine_ease
 
 
 def chunk(value, frames=4):
@@ -101,3 +101,20 @@ def test_worker_reports_a_failing_load_and_the_player_stays_neutral():
     assert isinstance(worker.error, FileNotFoundError)
     frame = player.next_frame()
     assert not frame.live and not frame.expression.any()
+
+
+def test_frame_clock_emits_one_frame_per_punctual_tick():
+    clock = FrameClock(25.0)
+    emitted = [list(clock.due(0.04 * k + 0.003)) for k in range(5)]
+    assert emitted == [[0], [1], [2], [3], [4]]
+    assert clock.time_of(4) == pytest.approx(0.003 + 0.16)
+
+
+def test_frame_clock_catches_up_a_late_tick_and_slips_a_long_stall():
+    clock = FrameClock(25.0, max_catch_up=5)
+    assert list(clock.due(0.0)) == [0]
+    assert list(clock.due(0.121)) == [1, 2, 3]
+    assert list(clock.due(0.16)) == [4]
+    assert list(clock.due(2.0)) == [50]
+    assert clock.slipped == 45
+    assert list(clock.due(2.04)) == [51]

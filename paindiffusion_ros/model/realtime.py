@@ -10,6 +10,11 @@ eases it to neutral with a raised-cosine blend over ``ease_time`` (counting the
 underrun); when frames arrive again it blends from what was last shown into them over
 the same time, so the face never jumps.
 
+``FrameClock`` keeps the frame timeline fixed: frame k belongs to start + k/fps. A timer
+tick that comes late (a loaded machine) emits every frame that has fallen due, so the
+stream keeps exactly fps frames per second and stamps on the 25 Hz grid; a delay longer
+than ``max_catch_up`` frames is skipped instead of played out in a burst (a slip).
+
 ``GenerationWorker`` (the model side) runs in its own thread and requests the next
 chunk as soon as the buffer falls to the *low-water mark*: the frames that will be
 played while one chunk is computed (the measured compute time × fps, with a safety
@@ -119,6 +124,35 @@ class FramePlayer:
                 self.underrun_frames += 1
             shown = self._shown
         return Frame(shown[: self.expression_dim].copy(), shown[self.expression_dim :].copy(), live)
+
+
+class FrameClock:
+    """Frame timeline of a fixed-rate stream: which frames are due at a tick (see module doc)."""
+
+    def __init__(self, fps: float, max_catch_up: int = 5) -> None:
+        if fps <= 0 or max_catch_up < 1:
+            raise ValueError(f"fps ({fps}) must be positive and max_catch_up ({max_catch_up}) at least 1")
+        self.fps = fps
+        self.max_catch_up = max_catch_up
+        self.start: Optional[float] = None
+        self.emitted = 0
+        self.slipped = 0
+
+    def due(self, now: float) -> range:
+        """Indices of the frames to emit at time ``now`` (seconds; the first call starts frame 0)."""
+        if self.start is None:
+            self.start = now
+        target = round((now - self.start) * self.fps) + 1
+        if target - self.emitted > self.max_catch_up:
+            self.slipped += target - 1 - self.emitted
+            self.emitted = target - 1
+        frames = range(self.emitted, max(target, self.emitted))
+        self.emitted = max(target, self.emitted)
+        return frames
+
+    def time_of(self, frame: int) -> float:
+        """Scheduled time (seconds, same clock as ``due``) of frame ``frame``."""
+        return (self.start or 0.0) + frame / self.fps
 
 
 class GenerationWorker:

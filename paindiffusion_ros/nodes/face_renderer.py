@@ -79,7 +79,7 @@ class FaceRendererNode(Node):
     def _on_expression(self, message: Float32MultiArray) -> None:
         if len(message.data) != EXPRESSION_DIM:
             self.bad_messages += 1
-            self.get_logger().warn(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
             return
         self.expression = np.asarray(message.data, dtype=np.float32)
 

@@ -1,6 +1,7 @@
 """``pain_generator``: ``/pain/stimulus`` → ``/face/expression``, ``/face/jaw_pose``, ``/pain/pspi`` at 25 Hz.
 
-A fixed ``rate`` timer publishes one frame per tick from ``model.realtime.FramePlayer``;
+A ``rate`` timer publishes the frames due on a fixed timeline (``model.realtime.FrameClock``:
+frame k is stamped start + k/rate; a late tick catches up) from ``model.realtime.FramePlayer``;
 a ``GenerationWorker`` thread loads the checkpoint and runs ``PainGenerator.advance``
 whenever the buffer falls to its low-water mark (see ``model/realtime.py`` for the
 buffering and the reaction latency it gives). The clock never waits on the model: when
@@ -24,13 +25,14 @@ from typing import Any, Optional, Sequence
 
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float32, Float32MultiArray, MultiArrayDimension, String
 
 from ..face.binding import FaceBinding
 from ..face.facs import EXPRESSION_DIM, JAW_DIM
 from ..model.generator import RUNTIME_FIELDS, GeneratorConfig, PainGenerator, check_setting
-from ..model.realtime import FramePlayer, GenerationWorker
+from ..model.realtime import FrameClock, FramePlayer, GenerationWorker
 from ..stimulus import BIOVID_BASELINE_C
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .params import ParameterGroup
@@ -67,7 +69,7 @@ class PainGeneratorNode(Node):
         self.load_error = ""
         self.stimulus_c = BIOVID_BASELINE_C
         self.stimulus_time = -math.inf
-        self.ticks = 0
+        self.frames_published = 0
         self._reported_underruns = 0
         self.expression = self.create_publisher(Float32MultiArray, "/face/expression", STREAM)
         self.jaw_pose = self.create_publisher(Vector3Stamped, "/face/jaw_pose", STREAM)
@@ -75,6 +77,7 @@ class PainGeneratorNode(Node):
         self.names = self.create_publisher(String, "/face/expression_names", LATCHED)
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(Temperature, "/pain/stimulus", self._on_stimulus, LATEST)
+        self.clock = FrameClock(self.settings.rate)
         self.player = FramePlayer(EXPRESSION_DIM, JAW_DIM, fps=self.settings.rate, ease_time=self.settings.ease_time)
         self.worker = GenerationWorker(self._load, self.player, self.current_stimulus, self.settings.safety, self._on_error)
         self.worker.start()
@@ -115,9 +118,13 @@ class PainGeneratorNode(Node):
         return self.stimulus_c
 
     def _tick(self) -> None:
-        frame = self.player.next_frame()
+        """Publish every frame that has fallen due on the fixed timeline (normally one)."""
+        for index in self.clock.due(self.get_clock().now().nanoseconds * 1e-9):
+            self._publish_frame(Time(nanoseconds=round(self.clock.time_of(index) * 1e9)).to_msg())
         self.worker.poke()
-        stamp = self.get_clock().now().to_msg()
+
+    def _publish_frame(self, stamp: Any) -> None:
+        frame = self.player.next_frame()
         self.expression.publish(expression_message(frame.expression))
         jaw = Vector3Stamped()
         jaw.header.stamp = stamp
@@ -126,7 +133,7 @@ class PainGeneratorNode(Node):
         self.jaw_pose.publish(jaw)
         if self.binding is not None and self.binding.pspi is not None:
             self.pspi.publish(Float32(data=float(self.binding.pspi(frame.expression))))
-        self.ticks += 1
+        self.frames_published += 1
 
     def _publish_diagnostics(self) -> None:
         player, worker = self.player, self.worker
@@ -142,7 +149,8 @@ class PainGeneratorNode(Node):
         values = {
             "model": self.params.settings.model or "(shipped default)",
             "binding": self.binding.name if self.binding else "none",
-            "ticks": self.ticks,
+            "frames": self.frames_published,
+            "clock_slipped_frames": self.clock.slipped,
             "chunks": worker.chunks,
             "buffered_frames": player.buffered,
             "low_water_frames": worker.low_water,

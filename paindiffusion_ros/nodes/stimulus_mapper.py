@@ -83,7 +83,7 @@ class StimulusMapperNode(Node):
         angle = float(message.position[index]) if index < len(message.position) else math.nan
         if not math.isfinite(angle):
             self.nan_count += 1
-            self.get_logger().warn(f"{self.settings.joint_name} angle is {angle}; stimulus at baseline", throttle_duration_sec=WARN_THROTTLE_S)
+            self.get_logger().warning(f"{self.settings.joint_name} angle is {angle}; stimulus at baseline", throttle_duration_sec=WARN_THROTTLE_S)
         self.last_input = time.monotonic()
         self.mapped_count += 1
         self._publish(message.header.stamp, angle)
@@ -92,7 +92,7 @@ class StimulusMapperNode(Node):
         if not self.stale:
             return
         self.stale_count += 1
-        self.get_logger().warn(
+        self.get_logger().warning(
             f"no {self.settings.joint_name} joint state for over {self.params.settings.stale_timeout} s; stimulus at baseline",
             throttle_duration_sec=WARN_THROTTLE_S,
         )
