@@ -22,7 +22,7 @@ def data():
 
 
 def tiny_run(steps: int, **training) -> RunConfig:
-    return RunConfig(TINY_MODEL, DATA, TrainConfig(steps=steps, batch_size=16, lr=3e-3, checkpoint_every=1000, **training))
+    return RunConfig(TINY_MODEL, DATA, TrainConfig(steps=steps, batch_size=16, lr=3e-3, checkpoint_every=1000, threads=1, **training))
 
 
 def test_smoke_run_lowers_the_loss_and_writes_a_checkpoint(tmp_path, data):
