@@ -3,7 +3,8 @@
 Built for the session video: each frame shows the last ``window_s`` seconds of
 every signal ending at the frame's time. Axes, grid and labels are drawn once
 into a background; a frame copies it and adds the polylines and the current
-values, which keeps a 640×480 chart to well under a millisecond per frame.
+values. Measured on the shared 2-core machine (medians, under load): 1.8 ms per
+640×480 three-panel frame, against 46 ms for a reused matplotlib Agg canvas.
 """
 
 from __future__ import annotations
