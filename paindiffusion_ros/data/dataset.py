@@ -10,8 +10,7 @@ evaluation never care where the data came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -76,14 +75,6 @@ class PainDataset:
     def subjects(self) -> list[str]:
         return [r.subject for r in self.recordings]
 
-    def select(self, subjects: Sequence[str]) -> "PainDataset":
-        """The recordings of the named subjects, in the given order."""
-        by_name = {r.subject: r for r in self.recordings}
-        missing = [s for s in subjects if s not in by_name]
-        if missing:
-            raise DatasetError(f"unknown subjects {missing}; the data set has {len(by_name)} subjects")
-        return PainDataset([by_name[s] for s in subjects], self.binding, dict(self.info))
-
     def require(self, binding: str) -> None:
         """Raise ``FaceBindingError`` unless the data is in ``binding``'s latent space."""
         require_binding(self.binding, binding, "the data set")
@@ -133,45 +124,3 @@ class WindowSampler:
             expressiveness=self._expressiveness[which],
             emotion=self._emotion[which],
         )
-
-
-def save_dataset(dataset: PainDataset, path: Path) -> None:
-    """Cache a data set as one ``.npz`` (used for the generated training world)."""
-    arrays: dict[str, np.ndarray] = {
-        "binding": np.array(dataset.binding),
-        "subjects": np.array(dataset.subjects),
-        "expressiveness": np.array([r.expressiveness for r in dataset.recordings], dtype=np.float64),
-        "emotion": np.array([r.emotion for r in dataset.recordings], dtype=np.int64),
-    }
-    for i, r in enumerate(dataset.recordings):
-        arrays[f"stimulus_c/{i}"] = r.stimulus_c
-        arrays[f"expression/{i}"] = r.expression
-        arrays[f"jaw_pose/{i}"] = r.jaw_pose
-        if r.pspi is not None:
-            arrays[f"pspi/{i}"] = r.pspi
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-
-
-def load_dataset(path: Path) -> PainDataset:
-    """Read a data set written by ``save_dataset``."""
-    try:
-        with np.load(path) as z:
-            files = set(z.files)
-            subjects = [str(s) for s in z["subjects"]]
-            recordings = [
-                Recording(
-                    subject=s,
-                    stimulus_c=z[f"stimulus_c/{i}"],
-                    expression=z[f"expression/{i}"],
-                    jaw_pose=z[f"jaw_pose/{i}"],
-                    expressiveness=float(z["expressiveness"][i]),
-                    emotion=int(z["emotion"][i]),
-                    pspi=z[f"pspi/{i}"] if f"pspi/{i}" in files else None,
-                )
-                for i, s in enumerate(subjects)
-            ]
-            binding = str(z["binding"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(f"cannot read data set cache {path}: {exc}") from exc
-    return PainDataset(recordings, binding)
