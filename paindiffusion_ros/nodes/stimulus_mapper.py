@@ -55,6 +55,7 @@ class StimulusMapperNode(Node):
         self.last_input = -math.inf
         self.stale_count = 0
         self.nan_count = 0
+        self._reported_nan = 0
         self.mapped_count = 0
         self.stimulus = self.create_publisher(Temperature, "/pain/stimulus", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -100,7 +101,13 @@ class StimulusMapperNode(Node):
 
     def _publish_diagnostics(self) -> None:
         config = self.params.settings
-        level, message = (WARN, "joint states stale: stimulus at baseline") if self.stale else (OK, "mapping")
+        if self.stale:
+            level, message = WARN, "joint states stale: stimulus at baseline"
+        elif self.nan_count > self._reported_nan:
+            level, message = WARN, "non-finite joint angles: stimulus at baseline for them"
+        else:
+            level, message = OK, "mapping"
+        self._reported_nan = self.nan_count
         values = {
             "profile": self.map.profile.name if self.map.profile else "linear",
             "range_rad": f"{config.lower_angle:.3f}..{config.upper_angle:.3f}",

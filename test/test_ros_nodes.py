@@ -1,0 +1,131 @@
+"""Single nodes against their failure modes: stale/NaN input, an unopenable port, SIGINT."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState, Temperature
+
+from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
+from paindiffusion_ros.nodes.graph import NodeThreads
+from paindiffusion_ros.nodes.qos import STREAM
+from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
+
+
+@pytest.fixture
+def context():
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+class Listener:
+    def __init__(self, context, topics):
+        self.node = rclpy.create_node("listener", context=context)
+        self.lock = threading.Lock()
+        self.received = {topic: [] for topic in topics}
+        for topic, kind in topics.items():
+            self.node.create_subscription(kind, topic, self._store(topic), STREAM)
+
+    def _store(self, topic):
+        def store(message):
+            with self.lock:
+                self.received[topic].append(message)
+
+        return store
+
+    def get(self, topic):
+        with self.lock:
+            return list(self.received[topic])
+
+
+def statuses(listener, name):
+    return [s for m in listener.get("/diagnostics") for s in m.status if s.name == name]
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stimulus_mapper_nan_and_stale_input_give_baseline_and_warn(context):
+    mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("stale_timeout", value=0.3)])
+    listener = Listener(context, {"/pain/stimulus": Temperature, "/diagnostics": DiagnosticArray})
+    joints = listener.node.create_publisher(JointState, "/joint_states", STREAM)
+    with NodeThreads([mapper, listener.node], context):
+        assert wait_for(lambda: listener.get("/pain/stimulus")), "no baseline while no joint states arrive"
+        assert all(m.temperature == 32.0 for m in listener.get("/pain/stimulus"))
+        assert wait_for(lambda: joints.get_subscription_count() > 0)
+        for angle in (2.2, math.nan, 2.2):
+            joints.publish(JointState(name=["elbow_joint"], position=[angle]))
+            time.sleep(0.05)
+        assert wait_for(lambda: sum(m.temperature == 50.5 for m in listener.get("/pain/stimulus")) == 2)
+        hot = [i for i, m in enumerate(listener.get("/pain/stimulus")) if m.temperature == 50.5]
+        assert listener.get("/pain/stimulus")[hot[0] + 1].temperature == 32.0
+        assert wait_for(lambda: any(s.level == DiagnosticStatus.WARN for s in statuses(listener, "stimulus_mapper: stimulus")))
+        time.sleep(0.6)
+        assert listener.get("/pain/stimulus")[-1].temperature == 32.0
+        assert mapper.nan_count == 1 and mapper.stale_count > 0
+
+
+def test_elbow_driver_keeps_running_with_error_diagnostics_when_the_port_is_missing(context):
+    driver = ElbowDriverNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("backend", value="dynamixel"),
+            Parameter("port", value="/dev/paindiffusion-missing"),
+            Parameter("reopen_period", value=0.2),
+        ],
+    )
+    listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
+    with NodeThreads([driver, listener.node], context):
+        assert wait_for(lambda: len(statuses(listener, "elbow_driver: elbow")) >= 2, timeout=6)
+        status = statuses(listener, "elbow_driver: elbow")[-1]
+        assert status.level == DiagnosticStatus.ERROR
+        assert "/dev/paindiffusion-missing" in status.message
+        assert listener.get("/joint_states") == []
+
+
+def test_elbow_mode_changes_at_run_time_and_bad_modes_are_rejected(context):
+    driver = ElbowDriverNode(context=context)
+    (bad,) = driver.set_parameters([Parameter("mode", value="limp")])
+    assert not bad.successful and "limp" in bad.reason
+    (good,) = driver.set_parameters([Parameter("mode", value="hold")])
+    assert good.successful and driver.backend.status().mode == "hold"
+    (read_only,) = driver.set_parameters([Parameter("backend", value="arduino")])
+    assert not read_only.successful
+    driver.destroy_node()
+
+
+def test_sigint_shuts_a_node_process_down_cleanly():
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paindiffusion_ros.nodes.elbow_driver", "--ros-args", "-p", "backend:=sim"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(3.0)
+        assert process.poll() is None, process.stdout.read().decode()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
