@@ -225,7 +225,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     mm = 1e-3
     x, y = v[:, 0], v[:, 1]
     ax = np.abs(x)
-    sx = np.sign(x)
+    sx = np.tanh(x / 0.01)  # a smooth sign: lateral motions never tear or fold the midline
     front = front * skin
     shapes: dict[str, np.ndarray] = {}
 
@@ -234,7 +234,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
         d[:, 0], d[:, 1], d[:, 2] = dx, dy, dz
         return d * (1.0 if weight is None else weight[:, None])
 
-    brow_band = _smoothstep(EYE_Y + 0.004, EYE_Y + 0.012, y) * _smoothstep(BROW_Y + 0.03, BROW_Y + 0.01, y) * front
+    brow_band = _smoothstep(EYE_Y + 0.002, EYE_Y + 0.016, y) * _smoothstep(BROW_Y + 0.03, BROW_Y + 0.01, y) * front
     inner_brow = brow_band * _smoothstep(0.045, 0.015, ax)
     outer_brow = brow_band * _smoothstep(0.018, 0.040, ax) * _smoothstep(0.07, 0.055, ax)
     upper_window = lid_window * (y > EYE_Y - 0.001)
@@ -247,7 +247,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     lower_lip = _region(v, 0.0, MOUTH_Y - 0.007, 0.020, 0.007, front) * (y < MOUTH_Y)
     lips = np.maximum(upper_lip, lower_lip)
     nasolabial = _region(np.column_stack([ax, y]), 0.022, -0.035, 0.004, 0.010, front)
-    glabella_furrow = _region(np.column_stack([ax, y]), 0.004, BROW_Y - 0.004, 0.0018, 0.007, front)
+    glabella_furrow = _region(np.column_stack([ax, y]), 0.004, BROW_Y - 0.004, 0.0025, 0.007, front)
     nose_wrinkles = _region(v, 0.0, EYE_Y - 0.004, 0.010, 0.006, front) * np.sin(2 * np.pi * y / 0.0035)
     corners = _region(np.column_stack([ax, y]), MOUTH_HALF_WIDTH, MOUTH_Y, 0.010, 0.010, front)
     chin = _region(v, 0.0, -0.082, 0.020, 0.014, front)
@@ -256,8 +256,8 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     bilateral = {
         "AU1": field(dy=1.3 * mm, dz=0.2 * mm, weight=inner_brow),
         "AU2": field(dy=1.3 * mm, weight=outer_brow),
-        "AU4": field(dx=-0.6 * mm * sx, dy=-1.5 * mm, dz=0.4 * mm, weight=inner_brow + 0.6 * outer_brow)
-        + field(dz=-0.35 * mm, weight=glabella_furrow),
+        "AU4": field(dx=-0.6 * mm * sx, dy=-1.1 * mm, dz=0.4 * mm, weight=inner_brow + 0.6 * outer_brow)
+        + field(dz=-0.25 * mm, weight=glabella_furrow),
         "AU5": field(dz=-0.6 * mm, weight=upper_window) + field(dy=0.3 * mm, weight=brow_band),
         "AU6": field(dy=0.9 * mm, dz=0.5 * mm, weight=cheek + below_eye) + field(dz=0.6 * mm, weight=lower_window),
         "AU7": field(dz=0.9 * mm, weight=lower_window) + field(dz=0.25 * mm, weight=upper_window),
@@ -289,17 +289,17 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
         "AU17": field(dy=0.9 * mm, dz=0.4 * mm, weight=chin) + field(dy=0.4 * mm, dz=0.4 * mm, weight=lower_lip),
         "AU18": field(dx=-0.9 * mm * sx, dz=0.6 * mm, weight=lips + corners),
         "AU22": field(dz=1.0 * mm, weight=lips) + field(dy=0.4 * mm, weight=upper_lip) + field(dy=-0.4 * mm, weight=lower_lip),
-        "AU23": field(dx=-0.3 * mm * sx, dz=-0.5 * mm, weight=lips),
+        "AU23": field(dx=-0.3 * mm * sx, dz=-0.3 * mm, weight=lips),
         "AU24": field(dy=-0.5 * mm, weight=upper_lip) + field(dy=0.5 * mm, dz=-0.2 * mm, weight=lower_lip),
         "AU25": field(dy=0.5 * mm, weight=upper_lip) + field(dy=-0.9 * mm, weight=lower_lip),
         "AU26": field(dy=-1.2 * mm, dz=-0.2 * mm, weight=jaw),
         "AU27": field(dy=-2.0 * mm, dz=-0.4 * mm, weight=jaw) + field(dx=-0.3 * mm * sx, weight=corners),
-        "AU28": field(dz=-1.0 * mm, weight=lips),
+        "AU28": field(dz=-0.5 * mm, weight=lips),
         "AU33": field(dx=0.5 * mm * sx, dz=0.6 * mm, weight=cheek),
         "AU35": field(dx=-0.5 * mm * sx, dz=-0.6 * mm, weight=cheek),
         "AU38": field(dx=0.6 * mm * sx, weight=nostrils),
         "AU39": field(dx=-0.5 * mm * sx, weight=nostrils),
-        "AU41": 0.08 * closure[:, :] * (upper_window[:, None] > 0),
+        "AU41": 0.08 * closure * (upper_window[:, None] > 0),
         "AU42": 0.10 * closure,
         "AU44": field(dz=1.1 * mm, weight=lower_window) + field(dz=0.4 * mm, weight=upper_window),
         "AU61": gaze(ey, 0.07),
@@ -347,14 +347,14 @@ def build_mesh() -> BuiltinFaceMesh:
         offset += len(ev)
     near_lips = (np.abs(skin_v[:, 0]) < 0.004) & (np.abs(skin_v[:, 1] - MOUTH_Y) < 0.004)
     lips_z = float(skin_v[near_lips, 2].max())
-    cavity_v, cavity_f, _ = _sphere(np.array([0.0, MOUTH_Y - 0.003, lips_z - 0.024]), np.array([0.024, 0.010, 0.015]),
+    cavity_v, cavity_f, _ = _sphere(np.array([0.0, MOUTH_Y - 0.003, lips_z - 0.026]), np.array([0.024, 0.010, 0.015]),
                                     10, 16, inward=True)
     parts_v.append(cavity_v); parts_f.append(cavity_f + offset); parts_c.append(np.tile(CAVITY, (len(cavity_v), 1)))
     cavity = np.arange(offset, offset + len(cavity_v))
     offset += len(cavity_v)
     teeth_ids = []
     for y0, y1, jaw in ((MOUTH_Y + 0.001, MOUTH_Y + 0.007, False), (MOUTH_Y - 0.001, MOUTH_Y - 0.006, True)):
-        tv, tf = _teeth(min(y0, y1), max(y0, y1), lips_z - 0.008, 0.022)
+        tv, tf = _teeth(min(y0, y1), max(y0, y1), lips_z - 0.010, 0.022)
         parts_v.append(tv); parts_f.append(tf + offset); parts_c.append(np.tile(TEETH, (len(tv), 1)))
         teeth_ids.append((np.arange(offset, offset + len(tv)), jaw))
         offset += len(tv)
