@@ -60,6 +60,15 @@ def test_output_size_dtype_and_determinism():
     assert default.shape == (64, 64, 3) and 0.2 < (default != default[0, 0]).any(axis=2).mean() < 0.9
 
 
+def test_supersampling_averages_edges_down_to_the_requested_size():
+    plain = Renderer(64, FLAT).render(*scene())
+    smooth = Renderer(64, RenderConfig(**{**FLAT.__dict__, "supersample": 3})).render(*scene())
+    assert smooth.shape == plain.shape
+    assert tuple(smooth[32, 30]) == (0, 0, 255) and tuple(smooth[50, 10]) == (255, 0, 0)
+    blended = lambda img: int(((img > 10) & (img < 245)).any(axis=2).sum())  # noqa: E731 - partial-coverage pixels
+    assert blended(plain) == 0 < blended(smooth)
+
+
 def test_bad_input_is_a_clear_error():
     r = Renderer(32, FLAT)
     v, f, c = scene()

@@ -66,7 +66,7 @@ def test_render_command_grid_from_files_and_a_generation_axis(tmp_path):
     b = params_file(tmp_path / "b.npz", 4, seed=1)
     out = tmp_path / "grid.mp4"
     assert cli.main(["render", "--params", str(a), str(b), "--out", str(out), "--size", str(SIZE),
-                     "--columns", "3", "--crop", "mouth"]) == 0
+                     "--columns", "3", "--crop", "mouth", "--supersample", "2"]) == 0
     frames, _ = read_back(out)
     assert len(frames) == 6
     assert frames[0].shape[1] == 3 * SIZE + 2 * 4  # three faces and two gaps

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Optional
 
+import cv2
 import numpy as np
 
 from . import raster
@@ -41,6 +42,9 @@ class RenderConfig:
     background: int = field(default=0x202428, metadata={
         "help": "background colour as 0xRRGGBB", "range": (0, 0xFFFFFF)})
     cull_back_faces: bool = field(default=True, metadata={"help": "skip triangles facing away from the camera"})
+    supersample: int = field(default=1, metadata={
+        "help": "anti-aliasing: render at this many times the size and average down (cost grows with its square)",
+        "range": (1, 4)})
 
 
 LIGHT = np.array([0.35, 0.45, 1.0], np.float32) / np.linalg.norm([0.35, 0.45, 1.0])
@@ -62,23 +66,28 @@ class Renderer:
         if c.distance <= 0.0:
             c = replace(c, distance=c.margin * HEAD_HALF_HEIGHT / np.tan(np.radians(c.fov_deg) / 2.0))
         self.config = c
+        if not 1 <= c.supersample <= 4:
+            raise ValueError(f"supersample must be 1..4, got {c.supersample}")
         self.width = int(size)
         self.height = max(1, int(round(size / aspect)))
+        self._scale = c.supersample
+        width, height = self.width * self._scale, self.height * self._scale
         self._eye = np.array([c.center_x, c.center_y, c.center_z + c.distance], np.float32)
-        self._focal = 0.5 * self.height / np.tan(np.radians(c.fov_deg) / 2.0)
+        self._focal = 0.5 * height / np.tan(np.radians(c.fov_deg) / 2.0)
         bg = c.background
         self._background = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], np.uint8)
-        self._depth = np.empty((self.height, self.width), np.float32)
-        self._face_id = np.empty((self.height, self.width), np.int32)
-        self._bary = np.empty((self.height, self.width, 2), np.float32)
+        self._depth = np.empty((height, width), np.float32)
+        self._face_id = np.empty((height, width), np.int32)
+        self._bary = np.empty((height, width, 2), np.float32)
 
     def project(self, vertices: np.ndarray) -> np.ndarray:
-        """Pixel x, pixel y (down) and camera depth of each vertex, (V,3) float32."""
+        """Pixel x, pixel y (down) and camera depth of each vertex, (V,3) float32 (in
+        supersampled pixels when ``supersample`` > 1)."""
         rel = np.asarray(vertices, np.float32) - self._eye
         depth = np.maximum(-rel[:, 2], 1e-6)
         screen = np.empty_like(rel)
-        screen[:, 0] = 0.5 * self.width + self._focal * rel[:, 0] / depth
-        screen[:, 1] = 0.5 * self.height - self._focal * rel[:, 1] / depth
+        screen[:, 0] = 0.5 * self._depth.shape[1] + self._focal * rel[:, 0] / depth
+        screen[:, 1] = 0.5 * self._depth.shape[0] - self._focal * rel[:, 1] / depth
         screen[:, 2] = depth
         return screen
 
@@ -100,10 +109,12 @@ class Renderer:
         faces = _check_faces(faces, len(vertices))
         _, face_id, bary = self.rasterize(vertices, faces)
         normals = raster.vertex_normals(vertices, faces)
-        image = np.empty((self.height, self.width, 3), np.uint8)
+        image = np.empty(face_id.shape + (3,), np.uint8)
         c = self.config
         raster.shade(face_id, bary, faces, normals, colors, LIGHT, VIEW, c.ambient, c.wrap, c.specular, c.shininess,
                      self._background, image)
+        if self._scale > 1:
+            return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return image
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .binding import require_binding
 from .models import KINDS, FaceModel, load_face
-from .render import REGIONS, FaceRenderer
+from .render import REGIONS, FaceRenderer, RenderConfig
 from .video import Mp4Writer
 
 DEFAULT_FPS = 25.0
@@ -112,6 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", choices=REGIONS, default="full", help="frame the full face, the eyes or the mouth")
     parser.add_argument("--columns", type=int, default=None, help="grid columns (default: about square)")
     parser.add_argument("--fps", type=float, default=None, help="override the files' frame rate")
+    parser.add_argument("--supersample", type=int, default=1, choices=(1, 2, 3, 4),
+                        help="anti-aliasing factor (render k× larger and average down; default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     generations = combine(parts, args.params)
     if args.columns is not None and args.columns < 1:
         raise ValueError(f"--columns must be at least 1, got {args.columns}")
-    renderer = FaceRenderer(face, args.size, region=args.crop)
+    renderer = FaceRenderer(face, args.size, RenderConfig(supersample=args.supersample), region=args.crop)
     n = render_video(generations, renderer, Path(args.out), args.columns, args.fps)
     print(f"wrote {args.out}: {n} frames, {generations.expression.shape[0]} generation(s), "
           f"{args.fps or generations.fps:g} fps")

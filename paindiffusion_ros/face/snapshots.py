@@ -14,7 +14,7 @@ import numpy as np
 
 from . import facs
 from .models import load_face
-from .render import FaceRenderer
+from .render import FaceRenderer, RenderConfig
 
 PAIN_UNITS = {"AU4": 2.5, "AU6": 2.5, "AU7": 3.0, "AU9": 2.0, "AU10": 2.0, "AU43": 0.5, "AU20": 1.0, "AU25": 1.0}
 """A strong pain face: PSPI = AU4 2.5 + max(AU6, AU7) 3 + max(AU9, AU10) 2 + AU43 0.5 = 8."""
@@ -32,7 +32,7 @@ def expression_from_units(units: dict[str, float]) -> np.ndarray:
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/img")
     out.mkdir(parents=True, exist_ok=True)
-    renderer = FaceRenderer(load_face("builtin"), 512)
+    renderer = FaceRenderer(load_face("builtin"), 512, RenderConfig(supersample=3))
     frames = {
         "neutral": renderer.render(expression_from_units({}), np.zeros(3)),
         "pain": renderer.render(expression_from_units(PAIN_UNITS), PAIN_JAW),
