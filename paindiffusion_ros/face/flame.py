@@ -10,9 +10,11 @@ from the shaped template, then linear blend skinning along the 5-joint kinematic
 (global, neck, jaw, left eye, right eye). ``shapedirs`` holds the shape components first
 and the expression components after them (300 + 100 in FLAME 2020 and 2023).
 
-Both stored layouts load: the 2020-era files pickled with chumpy arrays and a scipy
-sparse ``J_regressor`` (read here without chumpy or scipy, by a restricted unpickler that
-maps those classes to plain records), and files holding plain NumPy arrays.
+FLAME 2020 and FLAME 2023 (revised eye region) share these keys and shapes; what varies
+between files is how the arrays are stored, and both ways load: chumpy arrays with a
+scipy sparse ``J_regressor`` (read here without chumpy or scipy, by a restricted unpickler
+that maps those classes to plain records) and plain NumPy arrays. Extra keys
+(``bs_style``, ``bs_type``, ...) are ignored; nothing but NumPy is ever instantiated.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def _to_array(value: Any, key: str, path: Path) -> np.ndarray:
 def read_model_file(path: str | Path) -> dict[str, np.ndarray]:
     """The required FLAME arrays from a model file, with clear errors for every failure."""
     if not str(path).strip():
-        raise FlameError("no FLAME model file configured (set flame_path)")
+        raise FlameError("no FLAME model file given (flame_path parameter / --flame-model)")
     path = Path(path)
     if not path.is_file():
         raise FlameError(f"FLAME model file not found: {path}")
