@@ -69,6 +69,13 @@ def test_supersampling_averages_edges_down_to_the_requested_size():
     assert blended(plain) == 0 < blended(smooth)
 
 
+def test_triangles_behind_the_camera_are_not_drawn():
+    v, f, c = scene()
+    v[3:, 2] = 2.0  # the blue triangle moves behind the camera at z=1
+    image = Renderer(64, FLAT).render(v, f, c)
+    assert not (image[..., 2] > 0).any()
+
+
 def test_bad_input_is_a_clear_error():
     r = Renderer(32, FLAT)
     v, f, c = scene()

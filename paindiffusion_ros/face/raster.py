@@ -13,6 +13,10 @@ import numba
 import numpy as np
 
 
+NEAR = 1e-4
+"""Nearest camera depth (m) a drawn triangle may reach."""
+
+
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals of a counter-clockwise triangle mesh."""
@@ -46,7 +50,8 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
               bary: np.ndarray, cull_back: bool) -> None:
     """Fill ``depth`` (smaller is nearer), ``face_id`` (-1 empty) and ``bary`` (H,W,2).
 
-    ``screen`` is (V,3): pixel x, pixel y (down), depth. Triangles are front-facing when
+    ``screen`` is (V,3): pixel x, pixel y (down), depth. Triangles reaching nearer than
+    ``NEAR`` are skipped. Triangles are front-facing when
     counter-clockwise in the head frame, i.e. clockwise in y-down pixel coordinates.
     """
     h, w = depth.shape
@@ -55,6 +60,8 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
         x0, y0, z0 = screen[a, 0], screen[a, 1], screen[a, 2]
         x1, y1, z1 = screen[b, 0], screen[b, 1], screen[b, 2]
         x2, y2, z2 = screen[c, 0], screen[c, 1], screen[c, 2]
+        if min(z0, z1, z2) <= NEAR:
+            continue  # touches or crosses the camera plane
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         if area == 0.0 or (cull_back and area > 0.0):
             continue
