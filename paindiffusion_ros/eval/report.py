@@ -50,7 +50,7 @@ class EvalConfig:
     generations: int = field(default=5, metadata={"help": "generations per sequence (Divrs, Fig. 6 band)", "range": (1, 100)})
     seed: int = field(default=0, metadata={"help": "first generation seed", "range": (0, 2**31 - 1)})
     steps: int = field(default=15, metadata={"help": "denoising steps per frame", "range": (1, 100)})
-    backend: str = field(default="torch", metadata={"help": "generator runtime", "choices": ("torch", "onnx")})
+    backend: str = field(default="onnx", metadata={"help": "generator runtime (onnx is what the ROS node runs)", "choices": ("torch", "onnx")})
     threads: int = field(default=1, metadata={"help": "CPU threads for the generator", "range": (0, 256)})
     controls: bool = field(default=True, metadata={"help": "also run the divergence / stimulus / expressiveness checks"})
     biovid_root: str = field(default="", metadata={"help": "evaluate on the BioVid validation split under this directory"})
