@@ -1,0 +1,168 @@
+"""Diffusion-forcing stream: endless generation by a rolling, pyramid-scheduled window (paper §III-E).
+
+Frames are grouped in tokens of k stacked frames that share a noise level. The window
+(``window`` frames, the training length) is
+
+    | context (clean) | horizon (returned next) | look-ahead (partly denoised) |
+      c tokens          h tokens                  f − h tokens
+
+Context tokens are the last generated frames, held clean (σ = 0); before anything has
+been generated they are padding held at σ_max. Future tokens follow the diffusion-forcing
+pyramid scheduling matrix (Chen et al. 2024, "Diffusion Forcing", §3.3), continued
+forever over the global token index g and the global row clock τ (one denoiser call per
+row): level ℓ(g, τ) = clip(N − τ + ⌊u·g⌋, 0, N), σ = Karras ladder at level ℓ (ℓ = 0 is
+clean). The further a token lies in the future, the later it starts (u = uncertainty).
+Example N = 3 steps, u = 1, 5 future tokens, h = 2 tokens:
+
+    advance 0            g0 g1 g2 g3 g4
+      τ = 0               3  3  3  3  3      all start as pure noise
+      τ = 1               2  3  3  3  3
+      τ = 2               1  2  3  3  3
+      τ = 3               0  1  2  3  3
+      τ = 4               0  0  1  2  3      → return g0 g1, they become context
+    advance 1                  g2 g3 g4 g5 g6  (g5, g6 enter as fresh noise)
+      τ = 5                     0  1  2  3  3
+      τ = 6                     0  0  1  2  3  → return g2 g3
+
+An advance runs rows until its h tokens are clean: N + ⌊u·(h−1)⌋ rows the first time
+(21 for N = 15, u = 2, h = 4 tokens), then about u·h rows (8) — each token receives all N
+DPM-Solver++(2M) steps over the advances it spends in the window, and the look-ahead
+keeps its partly denoised state and solver history between calls. When N > u·f a token
+enters below level N and its first step starts at σ_max (fewer, larger steps).
+
+Stimulus: context frames keep the stimulus they were generated with, horizon frames take
+the new ``stimulus``, look-ahead frames hold its last value (the future is unknown), so
+the whole look-ahead starts reacting to a change at once, at its current noise levels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .config import ModelConfig
+from .sampler import SolverState, dpmpp_2m_step
+from .schedule import level_sigmas
+
+GuidedDenoise = Callable[..., torch.Tensor]
+"""(x (1,T,53), σ (1,T), stimulus_c (1,T), expressiveness (1,), emotion (1,), strengths (3,)) → D̂ (1,T,53)."""
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Window geometry and schedule of the diffusion-forcing stream, in frames (25 Hz)."""
+
+    window: int = field(default=64, metadata={"help": "frames denoised together (the training window)", "range": (8, 1024)})
+    context: int = field(default=16, metadata={"help": "already generated frames kept as context", "range": (0, 1024)})
+    horizon: int = field(default=16, metadata={"help": "new frames per advance", "range": (1, 1024)})
+    steps: int = field(default=15, metadata={"help": "denoising steps each frame receives (DPM-Solver++ 2M)", "range": (1, 100)})
+    uncertainty: float = field(default=2.0, metadata={"help": "noise levels a token lags its predecessor", "range": (0.0, 16.0)})
+
+    def check(self, model: ModelConfig) -> None:
+        """Raise ``ValueError`` naming the setting that does not fit ``model``."""
+        k = model.stack
+        for name in ("window", "context", "horizon"):
+            if getattr(self, name) % k:
+                raise ValueError(f"{name} = {getattr(self, name)} must be a multiple of the model's frame stack {k}")
+        if self.window % model.token_multiple:
+            raise ValueError(f"window = {self.window} must be a multiple of {model.token_multiple} for this model")
+        if self.context + self.horizon > self.window:
+            raise ValueError(f"context + horizon = {self.context + self.horizon} exceeds window = {self.window}")
+
+
+class DiffusionForcingStream:
+    """Holds clean context and a partly denoised look-ahead; ``advance`` returns ``horizon`` new latent frames."""
+
+    def __init__(self, denoise: GuidedDenoise, model: ModelConfig, config: StreamConfig, seed: int = 0) -> None:
+        config.check(model)
+        self.denoise = denoise
+        self.model = model
+        self.config = config
+        self.expressiveness = 0.0
+        self.emotion = 5
+        self.strengths = (0.0, 0.0, 0.0)
+        self._k = model.stack
+        self._sigmas = level_sigmas(config.steps, model.sigma_min, model.sigma_max, model.rho)
+        self.seed = int(seed)
+        self.reset()
+
+    def reset(self, seed: Optional[int] = None) -> None:
+        """Forget context and look-ahead and restart the noise (from ``seed`` when given)."""
+        if seed is not None:
+            self.seed = int(seed)
+        self._noise = torch.Generator().manual_seed(self.seed)
+        cfg = self.config
+        self._clock = 0
+        self._front = 0
+        self._padding = self._fresh(cfg.context)
+        self._context = torch.zeros(0, self.model.latent_dim)
+        self._context_stimulus = torch.zeros(0)
+        future = cfg.window - cfg.context
+        self._future = self._fresh(future)
+        self._future_sigma = torch.full((future // self._k,), self.model.sigma_max, dtype=torch.float64)
+        self._state = SolverState.empty(self._future.unsqueeze(0))
+
+    def reseed(self, seed: int) -> None:
+        """Draw the noise of tokens entering from now on from ``seed``; context and look-ahead stay."""
+        self.seed = int(seed)
+        self._noise = torch.Generator().manual_seed(self.seed)
+
+    def _fresh(self, frames: int) -> torch.Tensor:
+        return torch.randn(frames, self.model.latent_dim, generator=self._noise) * self.model.sigma_max
+
+    def _scheduled_sigma(self, clock: int) -> torch.Tensor:
+        """σ of each future token at row ``clock``: Karras σ at ℓ = clip(N − τ + ⌊u·g⌋, 0, N)."""
+        steps = self.config.steps
+        tokens = torch.arange(self._front, self._front + self._future_sigma.shape[0], dtype=torch.float64)
+        levels = (steps - clock + torch.floor(self.config.uncertainty * tokens)).clamp(0, steps).long()
+        return self._sigmas[levels]
+
+    def advance(self, stimulus_c: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Run the rows that finish the next ``horizon`` frames; return them (horizon, 53), normalised latent."""
+        cfg, k = self.config, self._k
+        stimulus = torch.as_tensor(np.asarray(stimulus_c, dtype=np.float32))
+        if stimulus.shape != (cfg.horizon,) or not torch.isfinite(stimulus).all():
+            raise ValueError(f"advance: stimulus must be {cfg.horizon} finite °C values, got shape {tuple(stimulus.shape)}")
+        padding = cfg.context - self._context.shape[0]
+        future = cfg.window - cfg.context
+        context = torch.cat([self._padding[:padding], self._context])
+        context_sigma = torch.cat([torch.full((padding,), self.model.sigma_max), torch.zeros(cfg.context - padding)])
+        window_stimulus = torch.cat([
+            stimulus[:1].expand(padding), self._context_stimulus, stimulus, stimulus[-1:].expand(future - cfg.horizon),
+        ]).unsqueeze(0)
+        expressiveness = torch.tensor([self.expressiveness], dtype=torch.float32)
+        emotion = torch.tensor([self.emotion], dtype=torch.long)
+        strengths = torch.tensor(self.strengths, dtype=torch.float32)
+        last = self._front + cfg.horizon // k - 1
+        end = self.config.steps + math.floor(self.config.uncertainty * last)
+        x = torch.cat([context, self._future]).unsqueeze(0)
+        for clock in range(self._clock, end):
+            sigma_next = torch.minimum(self._future_sigma, self._scheduled_sigma(clock + 1))
+            frame_sigma = self._future_sigma.repeat_interleave(k).float().unsqueeze(0)
+            denoised = self.denoise(x, torch.cat([context_sigma.unsqueeze(0), frame_sigma], 1),
+                                    window_stimulus, expressiveness, emotion, strengths)
+            future_x = dpmpp_2m_step(x[:, cfg.context:], denoised[:, cfg.context:], frame_sigma,
+                                     sigma_next.repeat_interleave(k).float().unsqueeze(0), self._state)
+            x = torch.cat([x[:, :cfg.context], future_x], 1)
+            self._future_sigma = sigma_next
+        self._clock = max(self._clock, end)
+        new = x[0, cfg.context:cfg.context + cfg.horizon].clone()
+        self._shift(new, stimulus, x[0, cfg.context + cfg.horizon:])
+        return new
+
+    def _shift(self, new: torch.Tensor, stimulus: torch.Tensor, lookahead: torch.Tensor) -> None:
+        """Move the finished horizon into the context and let fresh noise tokens enter the look-ahead."""
+        cfg, tokens = self.config, self.config.horizon // self._k
+        if cfg.context:
+            self._context = torch.cat([self._context, new])[-cfg.context:]
+            self._context_stimulus = torch.cat([self._context_stimulus, stimulus])[-cfg.context:]
+        self._future = torch.cat([lookahead, self._fresh(cfg.horizon)])
+        self._future_sigma = torch.cat([
+            self._future_sigma[tokens:], torch.full((tokens,), self.model.sigma_max, dtype=torch.float64),
+        ])
+        self._state.drop_front(cfg.horizon)
+        self._front += tokens
