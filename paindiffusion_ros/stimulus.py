@@ -21,8 +21,23 @@ import yaml
 
 BIOVID_BASELINE_C = 32.0
 BIOVID_MAX_C = 50.5
-PATIENT_DIR = Path(__file__).resolve().parent.parent / "config" / "patients"
-"""Profiles shipped in the source tree; names without a path are looked up here."""
+PACKAGE = "paindiffusion"
+
+
+def patient_dir() -> Path:
+    """Shipped profiles: ``config/patients`` of the source tree (editable installs), else
+    ``share/paindiffusion/config/patients`` of a colcon install."""
+    source = Path(__file__).resolve().parent.parent / "config" / "patients"
+    if source.is_dir():
+        return source
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:
+        return source
+    try:
+        return Path(get_package_share_directory(PACKAGE)) / "config" / "patients"
+    except PackageNotFoundError:
+        return source
 
 
 @dataclass
@@ -63,7 +78,7 @@ def resolve_profile_path(profile: str) -> Path:
     path = Path(profile).expanduser()
     if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
         return path
-    return PATIENT_DIR / f"{profile}.yaml"
+    return patient_dir() / f"{profile}.yaml"
 
 
 def load_patient_profile(profile: str) -> PatientProfile:
@@ -92,11 +107,9 @@ def map_knots(config: StimulusMapConfig, profile: Optional[PatientProfile] = Non
     """The (angle, °C) knots of the piecewise-linear map, checked for consistency."""
     config.validate()
     if profile is None:
-        angles = [config.lower_angle, config.upper_angle]
-        temperatures = [config.baseline_c, config.max_c]
-    else:
-        angles = [config.lower_angle, profile.threshold_angle, profile.tolerance_angle, config.upper_angle]
-        temperatures = [config.baseline_c, profile.threshold_c, profile.tolerance_c, config.max_c]
+        return np.array([config.lower_angle, config.upper_angle]), np.array([config.baseline_c, config.max_c])
+    angles = [config.lower_angle, profile.threshold_angle, profile.tolerance_angle, config.upper_angle]
+    temperatures = [config.baseline_c, profile.threshold_c, profile.tolerance_c, config.max_c]
     if any(b <= a for a, b in zip(angles, angles[1:])):
         raise ValueError(f"patient profile {profile.name!r}: need lower_angle < threshold_angle < tolerance_angle < upper_angle, got {angles}")
     if any(b < a for a, b in zip(temperatures, temperatures[1:])):
