@@ -14,10 +14,14 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState, Temperature
+from std_msgs.msg import String
+
+from paindiffusion_ros.face.binding import FLAME_EMOCA
 
 from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
+from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.graph import NodeThreads
-from paindiffusion_ros.nodes.qos import STREAM
+from paindiffusion_ros.nodes.qos import LATCHED, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 
 
@@ -109,6 +113,16 @@ def test_elbow_mode_changes_at_run_time_and_bad_modes_are_rejected(context):
     (read_only,) = driver.set_parameters([Parameter("backend", value="arduino")])
     assert not read_only.successful
     driver.destroy_node()
+
+
+def test_face_renderer_reports_a_model_for_another_face(context):
+    renderer = FaceRendererNode(context=context, parameter_overrides=[Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
+    listener = Listener(context, {"/diagnostics": DiagnosticArray})
+    names = listener.node.create_publisher(String, "/face/expression_names", LATCHED)
+    names.publish(String(data=",".join(FLAME_EMOCA.expression_names)))
+    with NodeThreads([renderer, listener.node], context):
+        assert wait_for(lambda: any(s.level == DiagnosticStatus.ERROR for s in statuses(listener, "face_renderer: face")))
+        assert "builtin-facs-53" in renderer.mismatch
 
 
 def test_sigint_shuts_a_node_process_down_cleanly():

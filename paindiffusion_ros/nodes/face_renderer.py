@@ -16,7 +16,7 @@ import numpy as np
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import Float32MultiArray, Header
+from std_msgs.msg import Float32MultiArray, Header, String
 from visualization_msgs.msg import Marker
 
 from ..face.display import Display, DisplayConfig
@@ -24,10 +24,10 @@ from ..face.facs import EXPRESSION_DIM, JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
 from ..face.render import FaceRenderer
-from .diagnostics import OK, WARN, DiagnosticsPublisher, status
+from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .marker_cdr import serialize_marker
 from .params import ParameterGroup
-from .qos import LATEST, STREAM
+from .qos import LATCHED, LATEST, STREAM
 from .spin import run_node
 
 
@@ -65,11 +65,13 @@ class FaceRendererNode(Node):
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
+        self.mismatch = ""
         self.image = self.create_publisher(Image, "/face/image", LATEST)
         self.mesh = self.create_publisher(Marker, "/face/mesh", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(Float32MultiArray, "/face/expression", self._on_expression, LATEST)
         self.create_subscription(Vector3Stamped, "/face/jaw_pose", self._on_jaw, LATEST)
+        self.create_subscription(String, "/face/expression_names", self._on_names, LATCHED)
         self.window: Optional[Display] = Display(self.window_config) if self.settings.display else None
         if self.settings.mesh_rate > 0:
             self.create_timer(1.0 / self.settings.mesh_rate, self._publish_mesh)
@@ -82,6 +84,14 @@ class FaceRendererNode(Node):
             self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
             return
         self.expression = np.asarray(message.data, dtype=np.float32)
+
+    def _on_names(self, message: String) -> None:
+        """The generator's channel names must be this face's, or the face shows nonsense."""
+        if message.data.split(",") == list(self.face.binding.expression_names):
+            self.mismatch = ""
+            return
+        self.mismatch = f"the model's expression channels are not those of face {self.face.binding.name!r}; use a checkpoint trained for this face (or switch the face)"
+        self.get_logger().error(self.mismatch)
 
     def _on_jaw(self, message: Vector3Stamped) -> None:
         self.jaw_pose = np.array([message.vector.x, message.vector.y, message.vector.z], dtype=np.float32)
@@ -105,7 +115,12 @@ class FaceRendererNode(Node):
         self.mesh.publish(mesh_marker(self.face, self.face.vertices(self.expression, self.jaw_pose), self._header()))
 
     def _publish_diagnostics(self) -> None:
-        level, text = (WARN, "malformed expression messages received") if self.bad_messages else (OK, "rendering")
+        if self.mismatch:
+            level, text = ERROR, self.mismatch
+        elif self.bad_messages:
+            level, text = WARN, "malformed expression messages received"
+        else:
+            level, text = OK, "rendering"
         values = {"face": self.face_config.kind, "binding": self.face.binding.name, "frames": self.frames, "bad_messages": self.bad_messages}
         self.diagnostics.publish(status(self.diagnostics.name("face"), level, text, values))
 
