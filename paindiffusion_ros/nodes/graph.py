@@ -1,10 +1,11 @@
 """Running several nodes in one process: one single-threaded executor thread per node.
 
 rclpy's MultiThreadedExecutor re-polls its wait set while a taken callback has not yet
-started on a worker thread; under the GIL that busy loop starves the workers (measured
-here: a 100 Hz timer delivered 30–160 Hz instead of 100 Hz with three nodes on two
-cores). A SingleThreadedExecutor per node sleeps in ``rcl_wait`` instead, and each
-node keeps its own clock: a slow render cannot delay the generator's 25 Hz tick.
+started on a worker thread; under the GIL that busy loop competes with the workers. On
+this project's loaded 2-core machines a 100 Hz timer delivered 10–55 Hz with three
+nodes on one MultiThreadedExecutor (97–100 Hz when the machine was quiet); one
+SingleThreadedExecutor per node, which sleeps in ``rcl_wait``, delivered 100 Hz. Each
+node also keeps its own clock: a slow render cannot delay the generator's 25 Hz tick.
 """
 
 from __future__ import annotations
