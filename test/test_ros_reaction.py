@@ -69,7 +69,7 @@ def test_bending_to_end_range_raises_pspi_in_time():
     try:
         deadline = time.monotonic() + 30
         while generator.worker.chunks < 3 and time.monotonic() < deadline:
-            assert not generator.load_error, generator.load_error
+            assert not generator.generator_error, generator.generator_error
             time.sleep(0.1)
         time.sleep(REST_S)
         bend = time.monotonic()

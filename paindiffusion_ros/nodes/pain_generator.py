@@ -66,7 +66,7 @@ class PainGeneratorNode(Node):
         self.settings = ParameterGroup(self, PainGeneratorSettings()).settings
         self.params = ParameterGroup(self, GeneratorConfig(), mutable=RUNTIME_FIELDS, apply=self._apply_runtime)
         self.binding: Optional[FaceBinding] = None
-        self.load_error = ""
+        self.generator_error = ""
         self.stimulus_c = BIOVID_BASELINE_C
         self.stimulus_time = -math.inf
         self.frames_published = 0
@@ -96,9 +96,9 @@ class PainGeneratorNode(Node):
         return generator
 
     def _on_error(self, error: BaseException) -> None:
-        self.load_error = f"{type(error).__name__}: {error}"
+        self.generator_error = f"{type(error).__name__}: {error}"
         what = "cannot load the model" if self.worker.generator is None else "generation failed"
-        self.get_logger().error(f"{what}: {self.load_error}; publishing a neutral face")
+        self.get_logger().error(f"{what}: {self.generator_error}; publishing a neutral face")
 
     def _apply_runtime(self, changes: dict[str, Any]) -> None:
         """Validate with the generator's own checks, then queue for the generation thread."""
@@ -137,8 +137,8 @@ class PainGeneratorNode(Node):
 
     def _publish_diagnostics(self) -> None:
         player, worker = self.player, self.worker
-        if self.load_error:
-            level, text = ERROR, self.load_error
+        if self.generator_error:
+            level, text = ERROR, self.generator_error
         elif worker.generator is None:
             level, text = WARN, "loading the model"
         elif player.underruns > self._reported_underruns:
