@@ -52,7 +52,7 @@ class StimulusMapperNode(Node):
             self, StimulusMapConfig(), mutable=("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile"), apply=self._apply_map
         )
         self.map = StimulusMap(self.params.settings)
-        self.last_input = -math.inf
+        self.last_input = time.monotonic()
         self.stale_count = 0
         self.nan_count = 0
         self._reported_nan = 0
