@@ -10,6 +10,8 @@ from paindiffusion_ros.model.config import ModelConfig
 from paindiffusion_ros.model.edm import EDMPrecond, edm_coefficients, edm_loss, sample_training_sigma
 from paindiffusion_ros.model.network import TemporalUNet
 
+torch.set_num_threads(1)  # tiny forwards: one thread avoids OpenMP spin contention on a shared 2-core CPU
+
 TINY = ModelConfig(channels=(16, 32), embed_dim=16, cond_dim=16, heads=2, groups=4, window=16)
 
 

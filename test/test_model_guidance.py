@@ -8,6 +8,8 @@ from paindiffusion_ros.model.edm import EDMPrecond
 from paindiffusion_ros.model.guidance import GuidedDenoiser, guidance_keep_mask
 from paindiffusion_ros.model.network import TemporalUNet
 
+torch.set_num_threads(1)  # tiny forwards: one thread avoids OpenMP spin contention on a shared 2-core CPU
+
 
 def setup_module():
     global PRECOND, GUIDED, INPUTS

@@ -115,8 +115,8 @@ class PainGenerator:
         self.config = config
         self.checkpoint = load_checkpoint(resolve_model_dir(config.model))
         self.binding: FaceBinding = self.checkpoint.binding
-        if config.threads and config.backend == "torch":
-            torch.set_num_threads(config.threads)
+        if config.threads:
+            torch.set_num_threads(config.threads)  # process-wide: the sampler arithmetic runs in torch too
         backend = make_backend(config.backend, self.checkpoint, config.window, config.device, config.threads)
         self._stream = DiffusionForcingStream(backend, self.checkpoint.config, config, seed=config.seed)
         self._apply()

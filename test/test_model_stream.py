@@ -1,0 +1,79 @@
+"""The diffusion-forcing stream runs indefinitely, exactly h frames per call, seeded."""
+
+import numpy as np
+import pytest
+import torch
+
+from paindiffusion_ros.model.config import TINY_CONFIG
+from paindiffusion_ros.model.edm import EDMPrecond
+from paindiffusion_ros.model.guidance import GuidedDenoiser
+from paindiffusion_ros.model.network import TemporalUNet
+from paindiffusion_ros.model.stream import DiffusionForcingStream, StreamConfig
+
+torch.set_num_threads(1)  # tiny forwards: one thread avoids OpenMP spin contention on a shared 2-core CPU
+
+STREAM = StreamConfig(window=32, context=8, horizon=8, steps=6, uncertainty=2.0)
+
+
+class CountingDenoiser:
+    def __init__(self):
+        torch.manual_seed(0)
+        net = TemporalUNet(TINY_CONFIG).eval()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        self.guided = GuidedDenoiser(EDMPrecond(net, TINY_CONFIG.sigma_data))
+        self.calls = 0
+
+    def __call__(self, *inputs):
+        self.calls += 1
+        with torch.inference_mode():
+            return self.guided(*inputs)
+
+
+def run_stream(seed: int, chunks: int, denoiser=None):
+    denoiser = denoiser or CountingDenoiser()
+    stream = DiffusionForcingStream(denoiser, TINY_CONFIG, STREAM, seed=seed)
+    stream.expressiveness, stream.emotion, stream.strengths = 4.0, 3, (0.5, 1.0, 2.0)
+    frames, calls = [], []
+    for chunk in range(chunks):
+        before = denoiser.calls
+        stimulus = 32 + 18 * np.abs(np.sin(np.arange(chunk * 8, chunk * 8 + 8) / 40))
+        out = stream.advance(stimulus)
+        assert out.shape == (8, 53)
+        frames.append(out)
+        calls.append(denoiser.calls - before)
+    return torch.cat(frames), calls, stream
+
+
+def test_640_frames_finite_and_seeded():
+    frames, calls, _ = run_stream(seed=7, chunks=80)
+    assert frames.shape == (640, 53) and torch.isfinite(frames).all()
+    again, _, _ = run_stream(seed=7, chunks=80)
+    assert torch.equal(frames, again)
+    other, _, _ = run_stream(seed=8, chunks=4)
+    assert not torch.equal(frames[:32], other)
+
+
+def test_rows_per_advance_follow_the_pyramid():
+    _, calls, _ = run_stream(seed=0, chunks=5)
+    # first advance: N + ⌊u·(h−1)⌋ rows (h = 2 tokens); then u·h rows
+    assert calls == [6 + 2, 4, 4, 4, 4]
+
+
+def test_reset_restarts_identically():
+    denoiser = CountingDenoiser()
+    first, _, stream = run_stream(seed=3, chunks=3, denoiser=denoiser)
+    stream.reset()
+    again = torch.cat([stream.advance(32 + 18 * np.abs(np.sin(np.arange(c * 8, c * 8 + 8) / 40))) for c in range(3)])
+    assert torch.equal(first, again)
+
+
+def test_bad_stimulus_and_geometry():
+    _, _, stream = run_stream(seed=0, chunks=1)
+    with pytest.raises(ValueError, match="8 finite"):
+        stream.advance(np.full(7, 40.0))
+    with pytest.raises(ValueError, match="8 finite"):
+        stream.advance(np.array([40.0] * 7 + [np.nan]))
+    with pytest.raises(ValueError, match="horizon = 6 must be a multiple"):
+        DiffusionForcingStream(CountingDenoiser(), TINY_CONFIG, StreamConfig(window=32, context=8, horizon=6))
