@@ -17,6 +17,7 @@ from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import String
 
 from paindiffusion_ros.face.binding import FLAME_EMOCA
+from paindiffusion_ros.hardware.emulator import MX64Emulator
 
 from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
@@ -102,6 +103,37 @@ def test_elbow_driver_keeps_running_with_error_diagnostics_when_the_port_is_miss
         assert status.level == DiagnosticStatus.ERROR
         assert "/dev/paindiffusion-missing" in status.message
         assert listener.get("/joint_states") == []
+
+
+def test_elbow_driver_on_an_emulated_mx64(context, tmp_path):
+    """The real Dynamixel backend against the pty emulator: rate, angle, fault, torque off."""
+    emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()
+    try:
+        driver = ElbowDriverNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("backend", value="dynamixel"),
+                Parameter("port", value=emulator.path),
+                Parameter("latency_timer_ms", value=1.0),
+                Parameter("mode", value="hold"),
+            ],
+        )
+        listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
+        with NodeThreads([driver, listener.node], context):
+            assert wait_for(lambda: len(listener.get("/joint_states")) > 10)
+            start, count = time.monotonic(), len(listener.get("/joint_states"))
+            time.sleep(2.0)
+            assert (len(listener.get("/joint_states")) - count) / (time.monotonic() - start) >= 50.0
+            assert listener.get("/joint_states")[-1].position[0] == pytest.approx(1.0, abs=0.01)
+            assert emulator.peek("torque_enable") == 1
+            emulator.overheat()
+            assert wait_for(
+                lambda: any(s.level == DiagnosticStatus.ERROR for s in statuses(listener, "elbow_driver: elbow")), timeout=4
+            )
+        torque_writes = [value for name, value in emulator.writes if name == "torque_enable"]
+        assert torque_writes[-1] == 0, "destroying the node must switch the torque off"
+    finally:
+        emulator.stop()
 
 
 def test_elbow_mode_changes_at_run_time_and_bad_modes_are_rejected(context):
