@@ -57,6 +57,8 @@ class OnnxBackend:
 def make_backend(name: str, checkpoint: Checkpoint, frames: int, device: str = "cpu", threads: int = 0) -> GuidedStep:
     """Build backend ``name`` for windows of ``frames`` frames; the ONNX backend uses the checkpoint's
     ``denoiser.onnx`` when it was exported from these weights for this window, else exports in memory."""
+    if device.startswith("cuda") and name == "torch" and not torch.cuda.is_available():
+        raise ValueError(f"device = {device!r} but torch sees no CUDA device here; use device = 'cpu'")
     if name == "torch":
         return TorchBackend(checkpoint, device)
     if name == "onnx":

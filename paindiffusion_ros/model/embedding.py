@@ -28,8 +28,7 @@ class TokenEmbedding(nn.Module):
 
     Each token carries its own noise level (diffusion forcing), so the embedding is
     (B, L, E) rather than one vector per sample; the ResNet blocks read it by scale-shift.
-    The aligned stimulus embedding is added here too, so each token also sees its own
-    stimulus through scale-shift, besides the cross-attention over all condition tokens.
+    (``TemporalUNet`` adds each token's own stimulus embedding to it as well.)
     """
 
     def __init__(self, embed_dim: int) -> None:

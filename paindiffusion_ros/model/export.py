@@ -12,10 +12,13 @@ from typing import Optional
 
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 
 from .checkpoint import ONNX_FILE, WEIGHTS_FILE, Checkpoint, CheckpointError, load_checkpoint
 from .edm import EDMPrecond
+from .generator import resolve_model_dir
 from .guidance import DEFAULT_STRENGTHS, GuidedDenoiser
+from .parity import onnx_parity
 
 INPUT_NAMES = ("x", "sigma", "stimulus_c", "expressiveness", "emotion", "strengths")
 OUTPUT_NAME = "denoised"
@@ -61,7 +64,7 @@ def onnx_matches(path: Path, checkpoint: Checkpoint, frames: int) -> bool:
         return False
     try:
         props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    except Exception:
+    except (OSError, DecodeError, onnx.checker.ValidationError):
         return False
     return props.get("weights_sha256") == weights_digest(checkpoint.directory) and props.get("window") == str(frames)
 
@@ -74,9 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .generator import resolve_model_dir
-    from .parity import onnx_parity
-
     try:
         checkpoint = load_checkpoint(resolve_model_dir(args.model))
     except CheckpointError as exc:

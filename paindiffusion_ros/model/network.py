@@ -5,7 +5,11 @@ Forcing"): (B, T, 53) → (B, 53·k, T/k). Diffusion forcing gives every frame i
 noise level; with stacking the k frames of a token share one level — the network reads a
 token's c_noise as the mean over its frames, and the loss and the sampler always assign
 the same σ to the k frames of a token, so the noise schedule moves in units of k frames.
-The network knows nothing of σ schedules or sampling; it maps (c_in·z, c_noise, c) → F.
+The conditions reach the network through cross-attention over the condition tokens
+(paper §III-C); in addition each token's own stimulus embedding joins its noise/time
+embedding in the scale-shift, so the temporal alignment of stimulus and face need not be
+learned through attention alone. The network knows nothing of σ schedules or sampling;
+it maps (c_in·z, c_noise, c) → F.
 """
 
 from __future__ import annotations
