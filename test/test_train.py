@@ -75,5 +75,5 @@ def test_config_file_errors_name_the_key(tmp_path):
 
 def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
-    assert config.model == ModelConfig()
-    assert config.training.lr == pytest.approx(4e-4) and config.training.ema_decay == pytest.approx(0.999)
+    assert replace(config.model, p_mean=ModelConfig().p_mean) == ModelConfig()
+    assert config.training.ema_decay == pytest.approx(0.999) and config.model.condition_dropout == pytest.approx(0.1)
