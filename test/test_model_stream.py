@@ -31,16 +31,17 @@ class CountingDenoiser:
             return self.guided(*inputs)
 
 
-def run_stream(seed: int, chunks: int, denoiser=None):
+def run_stream(seed: int, chunks: int, denoiser=None, config: StreamConfig = STREAM):
     denoiser = denoiser or CountingDenoiser()
-    stream = DiffusionForcingStream(denoiser, TINY_CONFIG, STREAM, seed=seed)
+    stream = DiffusionForcingStream(denoiser, TINY_CONFIG, config, seed=seed)
     stream.expressiveness, stream.emotion, stream.strengths = 4.0, 3, (0.5, 1.0, 2.0)
     frames, calls = [], []
     for chunk in range(chunks):
         before = denoiser.calls
-        stimulus = 32 + 18 * np.abs(np.sin(np.arange(chunk * 8, chunk * 8 + 8) / 40))
+        h = config.horizon
+        stimulus = 32 + 18 * np.abs(np.sin(np.arange(chunk * h, chunk * h + h) / 40))
         out = stream.advance(stimulus)
-        assert out.shape == (8, 53)
+        assert out.shape == (config.horizon, 53)
         frames.append(out)
         calls.append(denoiser.calls - before)
     return torch.cat(frames), calls, stream
@@ -59,6 +60,20 @@ def test_rows_per_advance_follow_the_pyramid():
     _, calls, _ = run_stream(seed=0, chunks=5)
     # first advance: N + ⌊u·(h−1)⌋ rows (h = 2 tokens); then u·h rows
     assert calls == [6 + 2, 4, 4, 4, 4]
+
+
+@pytest.mark.parametrize("config, expected", [
+    # no look-ahead: every advance runs the whole pyramid of its fresh tokens, N + ⌊u·(h−1)⌋
+    (StreamConfig(window=32, context=16, horizon=16, steps=5, uncertainty=1.0), [5 + 3] * 4),
+    # a 2-token look-ahead holds only 4 levels at u = 2 < N = 8: slope raised to 8/2 = 4 → 4·h = 16 rows
+    (StreamConfig(window=32, context=8, horizon=16, steps=8, uncertainty=2.0), [8 + 12, 16, 16, 16]),
+    # u = 0 is raised the same way (6 / 4 tokens = 1.5 → 3 rows per 2-token advance)
+    (StreamConfig(window=32, context=8, horizon=8, steps=6, uncertainty=0.0), [6 + 1, 3, 3, 3]),
+])
+def test_every_geometry_returns_clean_frames(config, expected):
+    frames, calls, stream = run_stream(seed=0, chunks=4, config=config)
+    assert calls == expected
+    assert torch.isfinite(frames).all() and frames.abs().max() < 50
 
 
 def test_reset_restarts_identically():

@@ -8,7 +8,6 @@ import io
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import onnx
 import torch

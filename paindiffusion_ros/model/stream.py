@@ -27,8 +27,11 @@ Example N = 3 steps, u = 1, 5 future tokens, h = 2 tokens:
 An advance runs rows until its h tokens are clean: N + ⌊u·(h−1)⌋ rows the first time
 (21 for N = 15, u = 2, h = 4 tokens), then about u·h rows (8) — each token receives all N
 DPM-Solver++(2M) steps over the advances it spends in the window, and the look-ahead
-keeps its partly denoised state and solver history between calls. When N > u·f a token
-enters below level N and its first step starts at σ_max (fewer, larger steps).
+keeps its partly denoised state and solver history between calls. The look-ahead can
+hold N/u tokens in flight; when it is shorter (N > u·(f − h)) the slope is raised to
+u = N/(f − h), so tokens still enter at level N and get all N steps (at u·h rows per
+advance). With no look-ahead (f = h) every advance starts its fresh tokens' pyramid
+anew: N + ⌊u·(h−1)⌋ rows each time.
 
 Stimulus: context frames keep the stimulus they were generated with, horizon frames take
 the new ``stimulus``, look-ahead frames hold its last value (the future is unknown), so
@@ -87,6 +90,8 @@ class DiffusionForcingStream:
         self.strengths = (0.0, 0.0, 0.0)
         self._k = model.stack
         self._sigmas = level_sigmas(config.steps, model.sigma_min, model.sigma_max, model.rho)
+        lookahead = (config.window - config.context - config.horizon) // self._k
+        self._slope = max(config.uncertainty, config.steps / lookahead) if lookahead else config.uncertainty
         self.seed = int(seed)
         self.reset()
 
@@ -115,10 +120,10 @@ class DiffusionForcingStream:
         return torch.randn(frames, self.model.latent_dim, generator=self._noise) * self.model.sigma_max
 
     def _scheduled_sigma(self, clock: int) -> torch.Tensor:
-        """σ of each future token at row ``clock``: Karras σ at ℓ = clip(N − τ + ⌊u·g⌋, 0, N)."""
+        """σ of each future token at row ``clock``: Karras σ at ℓ = clip(N − τ + ⌊u·g⌋, 0, N) (u = the slope)."""
         steps = self.config.steps
         tokens = torch.arange(self._front, self._front + self._future_sigma.shape[0], dtype=torch.float64)
-        levels = (steps - clock + torch.floor(self.config.uncertainty * tokens)).clamp(0, steps).long()
+        levels = (steps - clock + torch.floor(self._slope * tokens)).clamp(0, steps).long()
         return self._sigmas[levels]
 
     def advance(self, stimulus_c: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -137,10 +142,12 @@ class DiffusionForcingStream:
         expressiveness = torch.tensor([self.expressiveness], dtype=torch.float32)
         emotion = torch.tensor([self.emotion], dtype=torch.long)
         strengths = torch.tensor(self.strengths, dtype=torch.float32)
-        last = self._front + cfg.horizon // k - 1
-        end = self.config.steps + math.floor(self.config.uncertainty * last)
+        tokens = cfg.horizon // k
+        started = int((self._future_sigma < self.model.sigma_max).sum())
+        clock = min(self._clock, math.floor(self._slope * (self._front + started)))
+        end = self.config.steps + math.floor(self._slope * (self._front + tokens - 1))
         x = torch.cat([context, self._future]).unsqueeze(0)
-        for clock in range(self._clock, end):
+        while clock < end or self._future_sigma[:tokens].max() > 0:
             sigma_next = torch.minimum(self._future_sigma, self._scheduled_sigma(clock + 1))
             frame_sigma = self._future_sigma.repeat_interleave(k).float().unsqueeze(0)
             denoised = self.denoise(x, torch.cat([context_sigma.unsqueeze(0), frame_sigma], 1),
@@ -149,7 +156,8 @@ class DiffusionForcingStream:
                                      sigma_next.repeat_interleave(k).float().unsqueeze(0), self._state)
             x = torch.cat([x[:, :cfg.context], future_x], 1)
             self._future_sigma = sigma_next
-        self._clock = max(self._clock, end)
+            clock += 1
+        self._clock = clock
         new = x[0, cfg.context:cfg.context + cfg.horizon].clone()
         self._shift(new, stimulus, x[0, cfg.context + cfg.horizon:])
         return new
