@@ -1,6 +1,12 @@
 """End to end with the shipped trained model: bending the simulated elbow to end range
 raises the published PSPI within the reaction time the generator settings promise.
 
+A generated face also moves by itself (the model's seeded spontaneous expression), so
+the test is paired: a second generator with the same seed and settings runs alongside,
+fed nothing (it holds the 32 °C baseline), while the mapper maps the elbow's rest angle
+to exactly the baseline. Until the bend both stream the same frames; the bend's effect
+is the difference of the two PSPI streams (aligned from each one's first live frame).
+
 Promise = the pipeline's worst case (``GenerationWorker.reaction_time``: one horizon of
 waiting for the next request + the chunk's compute + the frames queued ahead) + the
 face's own response: in the training world, facial reactions lag the heat by up to
@@ -30,16 +36,43 @@ from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 PARAMS = Path(__file__).resolve().parent.parent / "config" / "paindiffusion.yaml"
 FACE_LATENCY_S = 1.6
 FACE_RISE_S = 0.8
-REST_S = 7.0
+REST_S = 4.0
+REST_ANGLE = 0.3
 BENT_C = 48.0
-RISE_PSPI = 1.0
-SMOOTH_FRAMES = 5
+EFFECT_PSPI = 0.75
+WINDOW_FRAMES = 12
+GENERATOR = [Parameter("expressiveness", value=4.0), Parameter("seed", value=3)]
+CONTROL_REMAPS = ["/pain/stimulus", "/pain/pspi", "/face/expression", "/face/jaw_pose", "/face/expression_names", "/diagnostics"]
 
 pytestmark = pytest.mark.skipif(not (default_model_dir() / "config.json").is_file(), reason="the shipped model is not in models/ yet")
 
 
-def first_time(series, predicate, after):
-    return next((t for t, value in series if t >= after and predicate(value)), None)
+class PspiRecorder:
+    """Arrival time and value of every PSPI message on one topic."""
+
+    def __init__(self, node, topic):
+        self.lock = threading.Lock()
+        self.samples = []
+        node.create_subscription(Float32, topic, self._store, STREAM)
+
+    def _store(self, message):
+        with self.lock:
+            self.samples.append((time.monotonic(), message.data))
+
+    def live(self):
+        """(times, values) from the first live (non-neutral) frame on."""
+        with self.lock:
+            samples = list(self.samples)
+        first = next(i for i, (_, value) in enumerate(samples) if value != 0.0)
+        times, values = zip(*samples[first:])
+        return np.array(times), np.array(values)
+
+
+def wait_done(future, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return future.result()
 
 
 def test_bending_to_end_range_raises_pspi_in_time():
@@ -47,52 +80,54 @@ def test_bending_to_end_range_raises_pspi_in_time():
     rclpy.init(context=context, args=["--ros-args", "--params-file", str(PARAMS)])
     elbow = ElbowDriverNode(
         context=context,
-        parameter_overrides=[Parameter("mode", value="hold"), Parameter("sim_cycle_s", value=14.0), Parameter("sim_pause_s", value=5.0)],
+        parameter_overrides=[
+            Parameter("mode", value="hold"),
+            Parameter("sim_min_angle", value=REST_ANGLE),
+            Parameter("sim_cycle_s", value=14.0),
+            Parameter("sim_pause_s", value=5.0),
+        ],
     )
-    generator = PainGeneratorNode(context=context, parameter_overrides=[Parameter("expressiveness", value=4.0)])
-    nodes = [elbow, StimulusMapperNode(context=context), generator]
+    mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("lower_angle", value=REST_ANGLE)])
+    generator = PainGeneratorNode(context=context, parameter_overrides=GENERATOR)
+    control = PainGeneratorNode(
+        context=context,
+        namespace="control",
+        cli_args=["--ros-args", *[arg for topic in CONTROL_REMAPS for arg in ("-r", f"{topic}:=/control{topic}")]],
+        parameter_overrides=GENERATOR,
+    )
     probe = rclpy.create_node("probe", context=context)
-    lock = threading.Lock()
-    stimulus, pspi = [], []
-
-    def keep(series):
-        def store(message):
-            with lock:
-                series.append((time.monotonic(), message.temperature if isinstance(message, Temperature) else message.data))
-
-        return store
-
-    probe.create_subscription(Temperature, "/pain/stimulus", keep(stimulus), STREAM)
-    probe.create_subscription(Float32, "/pain/pspi", keep(pspi), STREAM)
+    bent, rested = PspiRecorder(probe, "/pain/pspi"), PspiRecorder(probe, "/control/pain/pspi")
+    stimulus = []
+    probe.create_subscription(Temperature, "/pain/stimulus", lambda m: stimulus.append((time.monotonic(), m.temperature)), STREAM)
     elbow_parameters = AsyncParameterClient(probe, "elbow_driver")
-    threads = NodeThreads([*nodes, probe], context).start()
+    threads = NodeThreads([elbow, mapper, generator, control, probe], context).start()
     try:
         deadline = time.monotonic() + 30
-        while generator.worker.chunks < 3 and time.monotonic() < deadline:
+        while min(generator.worker.chunks, control.worker.chunks) < 3 and time.monotonic() < deadline:
             assert not generator.generator_error, generator.generator_error
             time.sleep(0.1)
         time.sleep(REST_S)
-        bend = time.monotonic()
         assert elbow_parameters.wait_for_services(5.0)
-        future = elbow_parameters.set_parameters([Parameter("mode", value="compliant")])
-        while not future.done():
-            time.sleep(0.01)
-        assert future.result().results[0].successful
-        time.sleep(3.0)
+        bend = time.monotonic()
+        assert wait_done(elbow_parameters.set_parameters([Parameter("mode", value="compliant")])).results[0].successful
+        time.sleep(2.5)
         promise = generator.worker.reaction_time + FACE_LATENCY_S + FACE_RISE_S
         time.sleep(promise + 1.0)
     finally:
         threads.stop()
         rclpy.shutdown(context=context)
 
-    with lock:
-        stimulus, pspi = list(stimulus), list(pspi)
-    rest = np.array([v for t, v in pspi if bend - REST_S / 2 <= t < bend])
-    assert rest.size > 25 and generator.player.underruns <= 2, "generation could not keep up"
-    times = np.array([t for t, _ in pspi])
-    smoothed = np.convolve([v for _, v in pspi], np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same")
-    hot = first_time(stimulus, lambda c: c >= BENT_C, bend)
+    assert generator.player.underruns == 0 and control.player.underruns == 0, "generation could not keep up"
+    assert all(c == 32.0 for t, c in stimulus if t < bend), "the rest angle must map to the baseline"
+    hot = next((t for t, c in stimulus if t >= bend and c >= BENT_C), None)
     assert hot is not None, "the elbow never reached end range"
-    reacted = first_time(zip(times, smoothed), lambda v: v >= rest.mean() + RISE_PSPI, hot)
-    assert reacted is not None, f"PSPI never rose above {rest.mean():.2f} + {RISE_PSPI}"
-    assert reacted - hot <= promise, f"reaction {reacted - hot:.2f} s, promised {promise:.2f} s"
+    times, bent_pspi = bent.live()
+    _, rested_pspi = rested.live()
+    frames = min(len(bent_pspi), len(rested_pspi))
+    window = np.ones(WINDOW_FRAMES) / WINDOW_FRAMES
+    effect = np.convolve(bent_pspi[:frames] - rested_pspi[:frames], window, mode="same")
+    before = effect[times[:frames] < bend]
+    assert np.abs(before).max() < 1e-3, "with the same seed and stimulus the two faces must agree before the bend"
+    reacted = next((t for t, e in zip(times, effect) if t >= bend and e >= EFFECT_PSPI), None)
+    assert reacted is not None, f"the bend never raised PSPI by {EFFECT_PSPI} over the resting twin (max {effect.max():.2f})"
+    assert reacted - hot <= promise, f"PSPI rose {reacted - hot:.2f} s after end range, promised {promise:.2f} s"

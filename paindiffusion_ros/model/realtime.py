@@ -17,8 +17,8 @@ than ``max_catch_up`` frames is skipped instead of played out in a burst (a slip
 
 ``GenerationWorker`` (the model side) runs in its own thread and requests the next
 chunk as soon as the buffer falls to the *low-water mark*: the frames that will be
-played while one chunk is computed (the measured compute time × fps, with a safety
-factor) plus one frame. So a new chunk lands just before the buffer empties, and a
+played while one chunk is computed (the slowest of the last few chunks × fps, with a
+safety factor) plus one frame. So a new chunk lands just before the buffer empties, and a
 stimulus change reaches the face after at most one horizon of waiting for the next
 request, plus the compute time, plus the few margin frames still queued: about one
 horizon (+ compute) of reaction latency, instead of the several horizons a deep
@@ -126,6 +126,10 @@ class FramePlayer:
         return Frame(shown[: self.expression_dim].copy(), shown[self.expression_dim :].copy(), live)
 
 
+RECENT_CHUNKS = 8
+"""Chunks whose compute time sets the low-water mark."""
+
+
 class FrameClock:
     """Frame timeline of a fixed-rate stream: which frames are due at a tick (see module doc)."""
 
@@ -178,13 +182,19 @@ class GenerationWorker:
         self.on_error = on_error
         self._pending: dict[str, Any] = {}
         self._pending_lock = threading.Lock()
-        self.compute_time = 0.0
-        """Smoothed seconds per chunk (EMA), not counting the first, warm-up chunk."""
+        self._recent: deque[float] = deque(maxlen=RECENT_CHUNKS)
         self.chunks = 0
         self.error: Optional[BaseException] = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="paindiffusion-generation", daemon=True)
+
+    @property
+    def compute_time(self) -> float:
+        """Slowest of the recent chunks (seconds): the buffer must cover the worst recent
+        case, not the average, on a busy machine. The slow first (warm-up) chunks make the
+        buffer deep at start; the cap in ``low_water`` bounds that, and they age out."""
+        return max(self._recent, default=0.0)
 
     @property
     def low_water(self) -> int:
@@ -241,10 +251,7 @@ class GenerationWorker:
                 start = time.perf_counter()
                 chunk = generator.advance(stimulus)
                 elapsed = time.perf_counter() - start
-                if self.chunks == 1:
-                    self.compute_time = elapsed
-                elif self.chunks > 1:
-                    self.compute_time = 0.7 * self.compute_time + 0.3 * elapsed
+                self._recent.append(elapsed)
                 self.chunks += 1
                 if not self._stop.is_set():
                     self.player.push(chunk.expression, chunk.jaw_pose)
