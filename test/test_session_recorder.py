@@ -22,6 +22,7 @@ from std_msgs.msg import Float32, String
 
 from paindiffusion_ros.session.qos import adapted_subscription_qos, offered_qos
 from paindiffusion_ros.session.recorder import BagRecorder, RecorderConfig, RecorderError
+from paindiffusion_ros.session.signals import StopSignals
 
 N = 30
 
@@ -180,3 +181,14 @@ def test_offered_qos_keeps_infinite_durations():
     forever = offered_qos(QoSProfile(depth=1, deadline=Infinite, reliability=ReliabilityPolicy.BEST_EFFORT))
     assert forever.reliability.name == "BEST_EFFORT"
     assert (forever.deadline.sec, forever.deadline.nsec) == (9223372036, 854775807)  # rmw's infinite
+
+
+def test_stop_signals_turn_sigint_and_sigterm_into_an_event():
+    before = signal.getsignal(signal.SIGTERM)
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.event.wait(5.0) and stop.received == signal.SIGTERM
+        stop.event.clear()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.event.wait(5.0) and stop.received == signal.SIGINT
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -24,10 +24,12 @@ import rclpy
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 from tqdm import tqdm
 
 from ..nodes.graph import NodeThreads
 from .recorder import BagRecorder
+from .signals import StopSignals
 from .video import SessionVideoConfig, write_session_video
 
 PROJECT_TOPICS: dict[str, str] = {
@@ -122,22 +124,20 @@ def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
     return nodes
 
 
-def wait_with_progress(context: Context, threads: NodeThreads, duration: float) -> float:
-    """Show a progress bar while the graph runs; Ctrl-C or a dead spinner ends early.
+def wait_with_progress(stop: StopSignals, threads: NodeThreads, duration: float) -> float:
+    """Show a progress bar while the graph runs; Ctrl-C, SIGTERM or a dead spinner ends early.
 
     Returns the seconds actually run.
     """
     start = time.monotonic()
-    try:
-        with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
-            while context.ok() and all(t.is_alive() for t in threads.threads):
-                elapsed = min(time.monotonic() - start, duration)
-                bar.update(elapsed - bar.n)
-                if elapsed >= duration:
-                    break
-                time.sleep(0.1)
-    except KeyboardInterrupt:
-        print("interrupted: closing the session", file=sys.stderr)
+    with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
+        while all(t.is_alive() for t in threads.threads):
+            elapsed = min(time.monotonic() - start, duration)
+            bar.update(elapsed - bar.n)
+            if elapsed >= duration or stop.event.wait(0.1):
+                break
+    if stop.received is not None:
+        print(f"{stop.received.name}: closing the session", file=sys.stderr)
     return time.monotonic() - start
 
 
@@ -159,26 +159,31 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"parameters file {params_file} does not exist")
     bag, video = prepare_output(args.out)
     context = Context()
-    rclpy.init(context=context, args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)])
-    try:
-        recorder = BagRecorder(
-            bag,
-            list(PROJECT_TOPICS),
-            msgtypes=PROJECT_TOPICS,
-            context=context,
-            custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
-        )
+    rclpy.init(
+        context=context,
+        args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)],
+        signal_handler_options=SignalHandlerOptions.NO,
+    )
+    with StopSignals() as stop:
         try:
-            nodes = build_nodes(graph(args.image_size), context)
-        except BaseException:
-            recorder.destroy_node()
-            raise
-        # One executor thread per node, as one process per node under launch (nodes/graph.py).
-        with NodeThreads([recorder, *nodes], context) as threads:
-            seconds = wait_with_progress(context, threads, args.duration)
-        counts = recorder.counts
-    finally:
-        context.try_shutdown()
+            recorder = BagRecorder(
+                bag,
+                list(PROJECT_TOPICS),
+                msgtypes=PROJECT_TOPICS,
+                context=context,
+                custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
+            )
+            try:
+                nodes = build_nodes(graph(args.image_size), context)
+            except BaseException:
+                recorder.destroy_node()
+                raise
+            # One executor thread per node, as one process per node under launch (nodes/graph.py).
+            with NodeThreads([recorder, *nodes], context) as threads:
+                seconds = wait_with_progress(stop, threads, args.duration)
+            counts = recorder.counts
+        finally:
+            context.try_shutdown()
     print_summary(counts, seconds, bag)
     if not args.no_video:
         frames = write_session_video(bag, video, SessionVideoConfig())

@@ -23,17 +23,21 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 from rosbags.typesys import Stores, get_typestore
 
 from .qos import adapted_subscription_qos, offered_profiles
+from .signals import StopSignals
 
 BAG_VERSION = 9
 TYPESTORE = Stores.ROS2_KILTED
+SPIN_SLICE_S = 0.1
+"""Longest wait between two looks at the stop request."""
 
 
 @dataclass
@@ -218,15 +222,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="paindiffusion_ros.session.recorder", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args, ros_args = parser.parse_known_args(argv)
-    rclpy.init(args=["recorder", *ros_args])
-    recorder = BagRecorder(args.output, args.topics, config=RecorderConfig(compression=args.compression))
-    try:
-        rclpy.spin(recorder)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        recorder.destroy_node()
-        rclpy.try_shutdown()
+    rclpy.init(args=["recorder", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
+    with StopSignals() as stop:
+        recorder = BagRecorder(args.output, args.topics, config=RecorderConfig(compression=args.compression))
+        executor = SingleThreadedExecutor()
+        executor.add_node(recorder)
+        try:
+            while not stop.event.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=SPIN_SLICE_S)
+        finally:
+            executor.shutdown()
+            recorder.destroy_node()
+            rclpy.try_shutdown()
     return 0
 
 
