@@ -161,6 +161,8 @@ def test_rejects_relative_topics_and_existing_output(context, tmp_path):
         BagRecorder(tmp_path / "b", ["/chatter"], msgtypes={"/chatter": "not/a/type"}, context=context)
     with pytest.raises(ValueError, match="compression"):
         RecorderConfig(compression="lz5")
+    with pytest.raises(ValueError, match="queue_depth"):
+        RecorderConfig(queue_depth=0)
 
 
 def test_subscription_adapts_to_publishers():

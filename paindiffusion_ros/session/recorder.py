@@ -18,7 +18,7 @@ import argparse
 import importlib
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -58,12 +58,13 @@ class RecorderConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.compression not in ("none", "zstd"):
-            raise ValueError(f"recorder compression must be 'none' or 'zstd', got {self.compression!r}")
-        if not 0.01 <= self.discovery_period <= 5.0:
-            raise ValueError(f"recorder discovery_period must be in [0.01, 5] s, got {self.discovery_period}")
-        if not 1 <= self.queue_depth <= 10000:
-            raise ValueError(f"recorder queue_depth must be in [1, 10000], got {self.queue_depth}")
+        """Check every field against the choices or range its metadata declares."""
+        for item in fields(self):
+            value, meta = getattr(self, item.name), item.metadata
+            if "choices" in meta and value not in meta["choices"]:
+                raise ValueError(f"recorder {item.name} must be one of {meta['choices']}, got {value!r}")
+            if "range" in meta and not meta["range"][0] <= value <= meta["range"][1]:
+                raise ValueError(f"recorder {item.name} must be in {list(meta['range'])}, got {value!r}")
 
 
 class RecorderError(RuntimeError):
