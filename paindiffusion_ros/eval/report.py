@@ -52,6 +52,9 @@ class EvalConfig:
     steps: int = field(default=15, metadata={"help": "denoising steps per frame", "range": (1, 100)})
     backend: str = field(default="onnx", metadata={"help": "generator runtime (onnx is what the ROS node runs)", "choices": ("torch", "onnx")})
     threads: int = field(default=1, metadata={"help": "CPU threads for the generator", "range": (0, 256)})
+    guidance_emotion: float = field(default=GeneratorConfig.guidance_emotion, metadata={"help": "guidance strength λ of the emotion (eq. 7)", "range": (0.0, 10.0)})
+    guidance_expressiveness: float = field(default=GeneratorConfig.guidance_expressiveness, metadata={"help": "guidance strength λ of the expressiveness (eq. 7)", "range": (0.0, 10.0)})
+    guidance_stimulus: float = field(default=GeneratorConfig.guidance_stimulus, metadata={"help": "guidance strength λ of the stimulus (eq. 7)", "range": (0.0, 10.0)})
     controls: bool = field(default=True, metadata={"help": "also run the divergence / stimulus / expressiveness checks"})
     biovid_root: str = field(default="", metadata={"help": "evaluate on the BioVid validation split under this directory"})
 
@@ -87,6 +90,8 @@ class Evaluation:
         self.generator = PainGenerator(GeneratorConfig(
             model=str(model_dir), backend=config.backend, threads=config.threads, steps=config.steps, window=window,
             context=min(defaults.context, window // 2), horizon=min(defaults.horizon, window // 2),
+            guidance_emotion=config.guidance_emotion, guidance_expressiveness=config.guidance_expressiveness,
+            guidance_stimulus=config.guidance_stimulus,
         ))
         self.baselines = {"random": RandomTrainingSample(self.train), "nearest_neighbor": NearestNeighbor(self.train)}
         self.cases = held_out_cases(self.held_out, config.frames)
@@ -220,7 +225,8 @@ def evaluate(config: EvalConfig, out: Path, progress: bool = True) -> dict[str, 
         "data": f"{evaluation.held_out.binding} held-out "
                 f"{'BioVid validation' if config.biovid_root else 'synthetic validation'} subjects",
         "sequences": len(evaluation.cases), "frames": config.frames, "generations": config.generations,
-        "sampler_steps": config.steps, "backend": config.backend, "seed": config.seed, "metrics": list(METRICS),
+        "sampler_steps": config.steps, "backend": config.backend,
+        "guidance": [config.guidance_emotion, config.guidance_expressiveness, config.guidance_stimulus], "seed": config.seed, "metrics": list(METRICS),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
