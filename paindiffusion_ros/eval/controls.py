@@ -22,6 +22,8 @@ Generate = Callable[[np.ndarray, float, int, int], Generation]
 """(stimulus_c (T,), expressiveness, emotion index, seed) → Generation."""
 
 STABLE_RATIO = (0.5, 2.0)
+MIN_RISE = 0.02
+"""A measure "rises" only when each step up is larger than this fraction of the previous value."""
 
 
 def movement(latent: np.ndarray) -> float:
@@ -82,4 +84,4 @@ def expressiveness_response(generate: Generate, settings: Sequence[float], stimu
 def _increasing(values: Sequence[Optional[float]]) -> Optional[bool]:
     if any(v is None for v in values):
         return None
-    return bool(all(b > a for a, b in zip(values, values[1:])))
+    return bool(all(b > a * (1.0 + MIN_RISE) for a, b in zip(values, values[1:])))

@@ -28,7 +28,7 @@ from ..model.generator import GeneratorConfig, PainGenerator, resolve_model_dir
 from ..model.checkpoint import load_checkpoint
 from .baselines import Generation, NearestNeighbor, RandomTrainingSample
 from .cases import EvalCase, held_out_cases, plateau_stimulus
-from .controls import divergence_check, expressiveness_response, stimulus_response
+from .controls import MIN_RISE, divergence_check, expressiveness_response, stimulus_response
 from .figure import plot_pspi
 from .metrics import METRICS, Scores, average_scores, score_sequences
 from .streaming import generate_sequence
@@ -199,7 +199,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("- Stimulus strength (4 s plateaus): " + "; ".join(
             f"{r['level_c']:.1f} °C → movement {r['movement']:.4f}, PSPI {_fmt(r['pspi_mean'])}" for r in s["levels"])
             + f" → movement {'rises' if s['movement_increases'] else 'does NOT rise'} with the stimulus, "
-            f"PSPI {'rises' if s['pspi_increases'] else 'does NOT rise'}.")
+            f"PSPI {'rises' if s['pspi_increases'] else 'does NOT rise'} (a rise = every step up > {100 * MIN_RISE:.0f} %).")
         e = controls["expressiveness"]
         lines.append("- Expressiveness setting: " + "; ".join(
             f"𝒫 = {r['expressiveness']:.2f} → PSPI {_fmt(r['pspi_mean'])}" for r in e["settings"])
