@@ -18,7 +18,7 @@ than ``max_catch_up`` frames is skipped instead of played out in a burst (a slip
 ``GenerationWorker`` (the model side) runs in its own thread and requests the next
 chunk as soon as the buffer falls to the *low-water mark*: the frames that will be
 played while one chunk is computed (the slowest of the last few chunks × fps, with a
-safety factor) plus one frame. So a new chunk lands just before the buffer empties, and a
+safety factor) plus a fixed margin for scheduling hiccups of a shared CPU. So a new chunk lands just before the buffer empties, and a
 stimulus change reaches the face after at most one horizon of waiting for the next
 request, plus the compute time, plus the few margin frames still queued: about one
 horizon (+ compute) of reaction latency, instead of the several horizons a deep
@@ -172,6 +172,7 @@ class GenerationWorker:
         player: FramePlayer,
         stimulus: Callable[[], float],
         safety: float = 1.5,
+        margin_s: float = 0.2,
         on_error: Optional[Callable[[BaseException], None]] = None,
     ) -> None:
         self.load = load
@@ -179,6 +180,7 @@ class GenerationWorker:
         self.player = player
         self.stimulus = stimulus
         self.safety = safety
+        self.margin_frames = math.ceil(margin_s * player.fps)
         self.on_error = on_error
         self._pending: dict[str, Any] = {}
         self._pending_lock = threading.Lock()
@@ -200,10 +202,10 @@ class GenerationWorker:
     def low_water(self) -> int:
         """Buffered frames at or below which the next chunk is requested, capped at
         ``safety`` horizons: a generator slower than real time cannot be helped by more."""
-        needed = math.ceil(self.compute_time * self.player.fps * self.safety) + 1
+        needed = math.ceil(self.compute_time * self.player.fps * self.safety) + self.margin_frames
         if self.generator is None:
             return needed
-        return min(needed, math.ceil(self.generator.horizon * self.safety) + 1)
+        return min(needed, math.ceil(self.generator.horizon * self.safety) + self.margin_frames)
 
     @property
     def reaction_time(self) -> float:

@@ -46,7 +46,8 @@ class PainGeneratorSettings:
 
     rate: float = field(default=25.0, metadata={"help": "frame clock (Hz); the model generates at 25 Hz", "range": (1.0, 100.0)})
     ease_time: float = field(default=0.5, metadata={"help": "seconds to ease to neutral when generation falls behind", "range": (0.04, 5.0)})
-    safety: float = field(default=1.5, metadata={"help": "low-water mark = compute time × fps × safety + 1 frame", "range": (1.0, 5.0)})
+    safety: float = field(default=1.5, metadata={"help": "low-water mark = slowest recent chunk × fps × safety + margin", "range": (1.0, 5.0)})
+    margin_s: float = field(default=0.2, metadata={"help": "extra buffered seconds for scheduling hiccups of a busy CPU", "range": (0.0, 2.0)})
     stimulus_timeout: float = field(default=1.0, metadata={"help": "seconds without /pain/stimulus before the baseline is assumed", "range": (0.05, 60.0)})
     frame_id: str = field(default="head", metadata={"help": "frame_id of the jaw pose"})
 
@@ -79,7 +80,7 @@ class PainGeneratorNode(Node):
         self.create_subscription(Temperature, "/pain/stimulus", self._on_stimulus, LATEST)
         self.clock = FrameClock(self.settings.rate)
         self.player = FramePlayer(EXPRESSION_DIM, JAW_DIM, fps=self.settings.rate, ease_time=self.settings.ease_time)
-        self.worker = GenerationWorker(self._load, self.player, self.current_stimulus, self.settings.safety, self._on_error)
+        self.worker = GenerationWorker(self._load, self.player, self.current_stimulus, self.settings.safety, self.settings.margin_s, self._on_error)
         self.worker.start()
         self.create_timer(1.0 / self.settings.rate, self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
