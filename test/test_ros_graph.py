@@ -37,7 +37,7 @@ from rclpy.qos import QoSProfile
 
 from paindiffusion_ros.nodes.qos import LATCHED, LATEST, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
-from paindiffusion_ros.stimulus import StimulusMap, StimulusMapConfig
+from paindiffusion_ros.stimulus import StimulusMap
 
 PARAMS = Path(__file__).resolve().parent.parent / "config" / "paindiffusion.yaml"
 RUN_S = 11.0
