@@ -8,7 +8,9 @@ import torch
 
 from paindiffusion_ros.data.sources import DataConfig, load_data
 from paindiffusion_ros.model.checkpoint import load_checkpoint
+from paindiffusion_ros.model.conditions import Conditions
 from paindiffusion_ros.model.config import ModelConfig
+from paindiffusion_ros.model.embedding import ConditionEncoder
 from paindiffusion_ros.model.train import RunConfig, TrainConfig, Trainer, load_run_config
 
 TINY_MODEL = ModelConfig(channels=(16, 32), attention_levels=(False, True), heads=2, groups=4,
@@ -75,5 +77,22 @@ def test_config_file_errors_name_the_key(tmp_path):
 
 def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
-    assert replace(config.model, p_mean=ModelConfig().p_mean) == ModelConfig()
+    defaults = ModelConfig()
+    architecture = replace(config.model, p_mean=defaults.p_mean, stimulus_history=defaults.stimulus_history,
+                           expressiveness_max=defaults.expressiveness_max)
+    assert architecture == defaults
+    assert config.model.stimulus_history * config.model.stack >= 2 * 25  # covers the 1–2 s facial latency
     assert config.training.ema_decay == pytest.approx(0.999) and config.model.condition_dropout == pytest.approx(0.1)
+
+
+def test_stimulus_tokens_see_their_causal_history():
+    stack, history, tokens = 4, 3, 8
+    encoder = ConditionEncoder(stack, 16, history).eval()
+    base = torch.full((1, stack * tokens), 32.0)
+    changed = base.clone()
+    changed[0, 2 * stack + 1] = 50.0  # a frame inside token 2
+    cond = [Conditions(s, torch.ones(1), torch.zeros(1, dtype=torch.long)) for s in (base, changed)]
+    with torch.no_grad():
+        (_, a), (_, b) = encoder(cond[0], tokens), encoder(cond[1], tokens)
+    moved = (a - b).abs().amax(-1)[0] > 1e-6
+    assert moved.tolist() == [False, False, True, True, True, False, False, False]

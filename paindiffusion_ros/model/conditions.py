@@ -23,9 +23,9 @@ def normalize_stimulus(stimulus_c: torch.Tensor) -> torch.Tensor:
     return (stimulus_c - STIMULUS_BASELINE_C) / (STIMULUS_MAX_C - STIMULUS_BASELINE_C)
 
 
-def normalize_expressiveness(expressiveness: torch.Tensor) -> torch.Tensor:
-    """Pain expressiveness 𝒫 (mean PSPI, 0–16) to 0..1."""
-    return expressiveness / EXPRESSIVENESS_MAX
+def normalize_expressiveness(expressiveness: torch.Tensor, maximum: float = EXPRESSIVENESS_MAX) -> torch.Tensor:
+    """Pain expressiveness 𝒫 (mean PSPI, 0–16) to 0..1 at 𝒫 = ``maximum``."""
+    return expressiveness / maximum
 
 
 def emotion_index(name: str) -> int:

@@ -44,6 +44,12 @@ class ModelConfig:
     sigma_max: float = field(default=5.0, metadata={"help": "largest sampling σ", "range": (1.0, 1000.0)})
     rho: float = field(default=7.0, metadata={"help": "Karras schedule ρ", "range": (1.0, 20.0)})
     condition_dropout: float = field(default=0.1, metadata={"help": "training drop probability per condition", "range": (0.0, 1.0)})
+    stimulus_history: int = field(
+        default=1, metadata={"help": "tokens of stimulus each token's own stimulus embedding sees: its own and the preceding ones (causal)", "range": (1, 256)}
+    )
+    expressiveness_max: float = field(
+        default=16.0, metadata={"help": "pain expressiveness (mean PSPI) that the condition encoder maps to 1", "range": (0.5, 16.0)}
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))

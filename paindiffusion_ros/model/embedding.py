@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .conditions import EMOTIONS, Conditions, normalize_expressiveness, normalize_stimulus
+from .conditions import EMOTIONS, EXPRESSIVENESS_MAX, Conditions, normalize_expressiveness, normalize_stimulus
 
 
 def sinusoidal(values: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -43,19 +43,38 @@ class TokenEmbedding(nn.Module):
         return self.noise(sinusoidal(c_noise * 250.0, self.embed_dim)) + self.time(sinusoidal(tokens, self.embed_dim))
 
 
+def causal_history(values: torch.Tensor, stack: int, history: int) -> torch.Tensor:
+    """Per-token stimulus history: (B, T) → (B, T/stack, history·stack).
+
+    Token j gets the frames of tokens j−history+1 … j, oldest first; frames before the
+    window repeat its first value (a held stimulus), so training windows and streaming
+    windows see the same thing.
+    """
+    batch, frames = values.shape
+    tokens = values.reshape(batch, frames // stack, stack)
+    if history == 1:
+        return tokens
+    padded = torch.cat([tokens[:, :1, :1].expand(batch, history - 1, stack), tokens], dim=1)
+    return torch.cat([padded[:, i:i + frames // stack] for i in range(history)], dim=-1)
+
+
 class ConditionEncoder(nn.Module):
     """Light MLP encoder of c = (C, 𝒫, ℰ) into condition tokens for cross-attention.
 
-    Output: (B, L + 2, D) = one stimulus token per latent token (its k stacked frames),
-    then the expressiveness token and the emotion token. A dropped condition (``keep``
-    False) is replaced by that condition's learned null vector.
+    Output: (B, L + 2, D) = one stimulus token per latent token, then the expressiveness
+    token and the emotion token. A stimulus token encodes its k stacked frames and the
+    ``history − 1`` tokens before them: the face answers heat 1–2 s (25–50 frames) later
+    (BioVid, see ``data/synthetic.py``), so a token's own frames alone do not explain it.
+    A dropped condition (``keep`` False) is replaced by that condition's learned null vector.
     """
 
-    def __init__(self, stack: int, cond_dim: int) -> None:
+    def __init__(self, stack: int, cond_dim: int, history: int = 1, expressiveness_max: float = EXPRESSIVENESS_MAX) -> None:
         super().__init__()
         self.stack = stack
         self.cond_dim = cond_dim
-        self.stimulus = mlp(stack, cond_dim)
+        self.history = history
+        self.expressiveness_max = expressiveness_max
+        self.stimulus = mlp(stack * history, cond_dim)
         self.stimulus_time = nn.Linear(cond_dim, cond_dim)
         self.expressiveness = mlp(1, cond_dim)
         self.emotion = nn.Embedding(len(EMOTIONS), cond_dim)
@@ -63,11 +82,11 @@ class ConditionEncoder(nn.Module):
 
     def forward(self, cond: Conditions, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (condition tokens (B, L+2, D), aligned stimulus tokens (B, L, D))."""
-        batch = cond.stimulus_c.shape[0]
-        stim = normalize_stimulus(cond.stimulus_c).reshape(batch, tokens, self.stack)
+        stim = causal_history(normalize_stimulus(cond.stimulus_c), self.stack, self.history)
         positions = sinusoidal(torch.arange(tokens, device=stim.device), self.cond_dim)
         stim = self.stimulus(stim) + self.stimulus_time(positions)
-        expr = self.expressiveness(normalize_expressiveness(cond.expressiveness).unsqueeze(-1)).unsqueeze(1)
+        expressiveness = normalize_expressiveness(cond.expressiveness, self.expressiveness_max)
+        expr = self.expressiveness(expressiveness.unsqueeze(-1)).unsqueeze(1)
         emo = self.emotion(cond.emotion).unsqueeze(1)
         keep = cond.keep.unsqueeze(-1).unsqueeze(-1)
         emo = torch.where(keep[:, 0], emo, self.null[0])

@@ -34,7 +34,7 @@ class TemporalUNet(nn.Module):
         width = config.latent_dim * config.stack
         blocks, heads, groups = config.blocks_per_level, config.heads, config.groups
         self.embed = TokenEmbedding(e)
-        self.conditions = ConditionEncoder(config.stack, d)
+        self.conditions = ConditionEncoder(config.stack, d, config.stimulus_history, config.expressiveness_max)
         self.stimulus_to_embed = nn.Linear(d, e)
         self.input = nn.Conv1d(width, ch[0], 3, padding=1)
         self.down = nn.ModuleList(
