@@ -123,3 +123,15 @@ def test_bad_config_names_the_field():
         syn.SyntheticWorldConfig(programme="cold")
     with pytest.raises(ValueError, match="subjects"):
         syn.SyntheticWorldConfig(subjects=0)
+
+
+def test_pain_faces_range_from_stoic_to_expressive():
+    n, frames = 60, int(12 * FPS)
+    traits = constant_traits(n)
+    stim = np.full((n, frames), syn.BASELINE_C)
+    stim[:, int(2 * FPS):] = traits.tolerance_c[:, None]
+    pspi = facs.pspi(syn.face_response(stim, traits, np.random.default_rng(3))[0])
+    at_tolerance = pspi[:, -int(4 * FPS):].mean(axis=1)
+    at_rest = pspi[:, : int(2 * FPS)].mean(axis=1)
+    assert np.percentile(at_tolerance, 10) < 3.0 and np.percentile(at_tolerance, 90) > 6.0
+    assert np.median(at_tolerance - at_rest) > 2.0

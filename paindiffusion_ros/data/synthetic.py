@@ -22,6 +22,10 @@ Where the facts come from
   clusters differently (Kunz & Lautenbacher 2014, Eur J Pain 18:813), and a sizeable
   share of people show little facial response at all (BioVid's "low expressive"
   subjects; paper §IV-A) — hence a per-subject cluster profile and a log-normal gain.
+* How large a pain face gets — the UNBC-McMaster Shoulder Pain Archive (Lucey et al.
+  2011, IEEE FG) spans PSPI 0–15 with most frames at 0–3: here stoic subjects reach
+  PSPI ~1–2 at tolerance and expressive ones ~6–11 (10th/90th percentile), and the
+  subjects' mean PSPI (expressiveness 𝒫) spreads over about 0.3–3.
 * Perceived intensity grows positively accelerated above threshold (power-law
   psychophysics of noxious heat, Price et al. 1983, Pain 17:45) — exponent 1.5 here.
 * Latency — facial reactions to phasic heat lag the stimulus by about 1–2 s (BioVid's
@@ -41,7 +45,9 @@ Where the facts come from
 
 The remaining numbers (noise levels, drift time constants, trial-to-trial gain spread,
 emotion class frequencies) are modelling choices of this module, set so that the data
-look like EMOCA-tracked BioVid faces: mostly calm, with graded, variable grimaces.
+look like EMOCA-tracked BioVid faces: mostly calm, with graded, variable grimaces. The
+facial noise is slow (1 s correlation time, AU intensity std 0.02–0.08): tracked
+expression channels drift rather than flicker at 25 Hz.
 Expressiveness is measured as in the paper: the subject's mean PSPI over the recording.
 """
 
@@ -64,6 +70,10 @@ PLATEAU_S = 4.0
 PAUSE_S = (8.0, 12.0)
 RAMP_C_PER_S = 8.0
 PAIN_EXPONENT = 1.5
+GAIN_MEDIAN, GAIN_LOG_SPREAD, GAIN_RANGE = 0.8, 0.8, (0.1, 2.2)
+"""Log-normal facial pain gain: stoic subjects PSPI ~1–2 at tolerance, expressive ones ~6–10."""
+NOISE_RANGE, NOISE_TAU_S = (0.02, 0.08), 1.0
+"""Per-subject facial noise (AU intensity std) and its correlation time (s)."""
 
 EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
     "anger": {"AU4": 2.5, "AU5": 1.5, "AU7": 2.0, "AU23": 2.0, "AU24": 1.5},
@@ -151,18 +161,18 @@ def sample_traits(n: int, rng: np.random.Generator) -> SubjectTraits:
     return SubjectTraits(
         threshold_c=threshold,
         tolerance_c=tolerance,
-        gain=np.clip(rng.lognormal(np.log(0.7), 0.6, n), 0.08, 2.0),
+        gain=np.clip(rng.lognormal(np.log(GAIN_MEDIAN), GAIN_LOG_SPREAD, n), *GAIN_RANGE),
         latency_s=rng.uniform(0.8, 1.6, n),
         tau_rise_s=rng.uniform(0.3, 0.8, n),
         tau_decay_s=rng.uniform(1.0, 2.5, n),
         habituation=rng.uniform(0.1, 0.4, n),
         habituation_scale_s=rng.uniform(40.0, 120.0, n),
         trial_spread=rng.uniform(0.15, 0.4, n),
-        noise=rng.uniform(0.05, 0.2, n),
+        noise=rng.uniform(*NOISE_RANGE, n),
         blink_per_min=rng.uniform(8.0, 26.0, n),
         emotion=rng.choice(len(EMOTIONS), size=n, p=EMOTION_FREQUENCY),
         emotion_strength=rng.uniform(0.1, 0.45, n),
-        cluster_weight=rng.uniform(0.2, 1.0, (n, len(PAIN_CLUSTERS))),
+        cluster_weight=rng.uniform(0.4, 1.0, (n, len(PAIN_CLUSTERS))),
         eye_closure=rng.uniform(0.0, 0.8, n),
     )
 
@@ -323,7 +333,7 @@ def face_response(
 
     mood = traits.emotion_strength[:, None] * (1.0 + 0.3 * _ornstein_uhlenbeck((n, frames, 1), 8.0, rng)[..., 0])
     expression += np.clip(mood, 0.0, None)[..., None] * EMOTION_VECTORS[traits.emotion][:, None, :]
-    expression += traits.noise[:, None, None] * _ornstein_uhlenbeck((n, frames, facs.EXPRESSION_DIM), 0.5, rng)
+    expression += traits.noise[:, None, None] * _ornstein_uhlenbeck((n, frames, facs.EXPRESSION_DIM), NOISE_TAU_S, rng)
 
     limit = facs.CHANNEL_MAX.astype(np.float64)
     expression = limit * np.tanh(np.clip(expression, 0.0, None) / limit)
