@@ -19,25 +19,16 @@ from typing import Optional
 import numpy as np
 import yaml
 
+from .paths import package_path
+
 BIOVID_BASELINE_C = 32.0
 BIOVID_MAX_C = 50.5
-PACKAGE = "paindiffusion"
 
 
 def patient_dir() -> Path:
     """Shipped profiles: ``config/patients`` of the source tree (editable installs), else
     ``share/paindiffusion/config/patients`` of a colcon install."""
-    source = Path(__file__).resolve().parent.parent / "config" / "patients"
-    if source.is_dir():
-        return source
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    except ImportError:
-        return source
-    try:
-        return Path(get_package_share_directory(PACKAGE)) / "config" / "patients"
-    except PackageNotFoundError:
-        return source
+    return package_path("config", "patients")
 
 
 @dataclass

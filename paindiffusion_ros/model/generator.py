@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..face.binding import FaceBinding
+from ..paths import package_path
 from .backends import BACKENDS, make_backend
 from .checkpoint import load_checkpoint
 from .conditions import EMOTIONS, emotion_index
@@ -23,7 +24,6 @@ from .stream import DiffusionForcingStream, StreamConfig
 
 FPS = 25
 DEFAULT_MODEL_NAME = "paindiffusion-default"
-PACKAGE = "paindiffusion"
 
 
 @dataclass(frozen=True)
@@ -77,18 +77,7 @@ def _same_kind(default: Any, value: Any) -> bool:
 def default_model_dir() -> Path:
     """The shipped checkpoint: ``models/`` of the source tree (editable installs), else the
     package share directory ``share/paindiffusion/models/`` (colcon installs)."""
-    source = Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
-    if source.is_dir():
-        return source
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    except ImportError:
-        return source
-    try:
-        shared = Path(get_package_share_directory(PACKAGE)) / "models" / DEFAULT_MODEL_NAME
-    except (PackageNotFoundError, OSError):
-        return source
-    return shared if shared.is_dir() else source
+    return package_path("models", DEFAULT_MODEL_NAME)
 
 
 def resolve_model_dir(model: str) -> Path:
