@@ -79,9 +79,10 @@ def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
     defaults = ModelConfig()
     architecture = replace(config.model, p_mean=defaults.p_mean, stimulus_history=defaults.stimulus_history,
-                           expressiveness_max=defaults.expressiveness_max)
+                           expressiveness_max=defaults.expressiveness_max, channels=defaults.channels)
     assert architecture == defaults
     assert config.model.stimulus_history * config.model.stack >= 2 * 25  # covers the 1–2 s facial latency
+    assert config.model.channels[0] >= config.model.stack * config.model.latent_dim  # a token's frames fit level 0
     assert config.training.ema_decay == pytest.approx(0.999) and config.model.condition_dropout == pytest.approx(0.1)
 
 
