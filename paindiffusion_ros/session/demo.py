@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from tqdm import tqdm
 
 from ..nodes.graph import NodeThreads
+from ..paths import package_path
 from .recorder import BagRecorder
 from .signals import StopSignals
 from .video import SessionVideoConfig, write_session_video
@@ -72,16 +73,8 @@ def graph(image_size: int = 256) -> tuple[NodeSpec, ...]:
 
 
 def default_params_file() -> Path:
-    """``config/paindiffusion.yaml`` of a source checkout, else of the installed package share."""
-    source = Path(__file__).resolve().parents[2] / "config" / "paindiffusion.yaml"
-    if source.exists():
-        return source
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-    try:
-        return Path(get_package_share_directory("paindiffusion")) / "config" / "paindiffusion.yaml"
-    except PackageNotFoundError:
-        return source
+    """``config/paindiffusion.yaml`` of the source tree, else of the colcon install."""
+    return package_path("config", "paindiffusion.yaml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
