@@ -78,8 +78,8 @@ def test_config_file_errors_name_the_key(tmp_path):
 def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
     defaults = ModelConfig()
-    architecture = replace(config.model, p_mean=defaults.p_mean, stimulus_history=defaults.stimulus_history,
-                           expressiveness_max=defaults.expressiveness_max, channels=defaults.channels)
+    tuned = ("p_mean", "p_std", "sigma_max", "stimulus_history", "expressiveness_max", "channels")
+    architecture = replace(config.model, **{name: getattr(defaults, name) for name in tuned})
     assert architecture == defaults
     assert config.model.stimulus_history * config.model.stack >= 2 * 25  # covers the 1–2 s facial latency
     assert config.model.channels[0] >= config.model.stack * config.model.latent_dim  # a token's frames fit level 0
