@@ -11,6 +11,7 @@ from paindiffusion_ros.model.checkpoint import load_checkpoint
 from paindiffusion_ros.model.conditions import Conditions
 from paindiffusion_ros.model.config import ModelConfig
 from paindiffusion_ros.model.embedding import ConditionEncoder
+from paindiffusion_ros.model.network import TemporalUNet
 from paindiffusion_ros.model.train import RunConfig, TrainConfig, Trainer, load_run_config
 
 TINY_MODEL = ModelConfig(channels=(16, 32), attention_levels=(False, True), heads=2, groups=4,
@@ -78,7 +79,7 @@ def test_config_file_errors_name_the_key(tmp_path):
 def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
     defaults = ModelConfig()
-    tuned = ("p_mean", "p_std", "sigma_max", "stimulus_history", "expressiveness_max", "channels")
+    tuned = ("p_mean", "p_std", "sigma_max", "stimulus_history", "expressiveness_max", "channels", "global_scale_shift")
     architecture = replace(config.model, **{name: getattr(defaults, name) for name in tuned})
     assert architecture == defaults
     assert config.model.stimulus_history * config.model.stack >= 2 * 25  # covers the 1–2 s facial latency
@@ -97,3 +98,17 @@ def test_stimulus_tokens_see_their_causal_history():
         (_, a), (_, b) = encoder(cond[0], tokens), encoder(cond[1], tokens)
     moved = (a - b).abs().amax(-1)[0] > 1e-6
     assert moved.tolist() == [False, False, True, True, True, False, False, False]
+
+
+def test_global_scale_shift_lets_expressiveness_reach_a_net_without_attention():
+    torch.manual_seed(0)
+    config = replace(TINY_MODEL, attention_levels=(False, False))
+    x, c_noise, stimulus = torch.randn(1, 32, 53), torch.zeros(1, 32), torch.full((1, 32), 40.0)
+    for global_scale_shift, reaches in ((False, False), (True, True)):
+        net = TemporalUNet(replace(config, global_scale_shift=global_scale_shift)).eval()
+        for parameter in net.parameters():  # the zero-initialised output layers would hide every path
+            if not parameter.any():
+                torch.nn.init.normal_(parameter, std=0.1)
+        with torch.no_grad():
+            out = [net(x, c_noise, Conditions(stimulus, torch.tensor([p]), torch.zeros(1, dtype=torch.long))) for p in (0.5, 3.0)]
+        assert (not torch.allclose(out[0], out[1])) == reaches

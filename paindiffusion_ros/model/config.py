@@ -47,6 +47,9 @@ class ModelConfig:
     stimulus_history: int = field(
         default=1, metadata={"help": "tokens of stimulus each token's own stimulus embedding sees: its own and the preceding ones (causal)", "range": (1, 256)}
     )
+    global_scale_shift: bool = field(
+        default=False, metadata={"help": "also add the expressiveness and emotion tokens to every token's scale-shift embedding", "choices": (False, True)}
+    )
     expressiveness_max: float = field(
         default=16.0, metadata={"help": "pain expressiveness (mean PSPI) that the condition encoder maps to 1", "range": (0.5, 16.0)}
     )

@@ -8,7 +8,9 @@ the same σ to the k frames of a token, so the noise schedule moves in units of 
 The conditions reach the network through cross-attention over the condition tokens
 (paper §III-C); in addition each token's own stimulus embedding joins its noise/time
 embedding in the scale-shift, so the temporal alignment of stimulus and face need not be
-learned through attention alone. The network knows nothing of σ schedules or sampling;
+learned through attention alone; with ``global_scale_shift`` the expressiveness and
+emotion tokens join every token's embedding as well, so they can scale the response at
+the fine level, which has no attention. The network knows nothing of σ schedules or sampling;
 it maps (c_in·z, c_noise, c) → F.
 """
 
@@ -36,6 +38,7 @@ class TemporalUNet(nn.Module):
         self.embed = TokenEmbedding(e)
         self.conditions = ConditionEncoder(config.stack, d, config.stimulus_history, config.expressiveness_max)
         self.stimulus_to_embed = nn.Linear(d, e)
+        self.global_to_embed = nn.Linear(2 * d, e) if config.global_scale_shift else None
         self.input = nn.Conv1d(width, ch[0], 3, padding=1)
         self.down = nn.ModuleList(
             Level(ch[i], ch[i], blocks, attn[i], e, d, heads, groups) for i in range(len(ch))
@@ -58,6 +61,8 @@ class TemporalUNet(nn.Module):
         tokens = frames // k
         cond_tokens, stimulus = self.conditions(cond, tokens)
         emb = self.embed(c_noise.reshape(batch, tokens, k).mean(-1)) + self.stimulus_to_embed(stimulus)
+        if self.global_to_embed is not None:
+            emb = emb + self.global_to_embed(cond_tokens[:, tokens:].flatten(1)).unsqueeze(1)
         h = self.input(x.reshape(batch, tokens, k * dim).transpose(1, 2))
         skips = []
         for i, level in enumerate(self.down):
