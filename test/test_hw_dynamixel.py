@@ -132,6 +132,18 @@ def test_hold_mode_keeps_the_angle_when_let_go(rig):
     assert emulator.peek("torque_enable") == 0 and not elbow.status().torque_enabled
 
 
+def test_hold_outside_the_limits_anchors_at_the_nearest_limit(rig):
+    emulator, hand, connect = rig
+    elbow = connect(lower_limit=0.0, upper_limit=1.0)
+    hand.angle = 1.4
+    read_fresh(elbow)
+    elbow.set_mode("hold")
+    assert emulator.peek("goal_position") == mx64.radians_to_ticks(1.0)
+    assert emulator.peek("torque_enable") == 1 and elbow.status().errors == ()
+    hand.angle = None
+    assert read_fresh(elbow).position == pytest.approx(1.0, abs=TICK)
+
+
 def test_resist_mode_limits_effort_and_opposes_the_hand(rig):
     emulator, hand, connect = rig
     elbow = connect(resist_effort=0.25)
@@ -150,10 +162,11 @@ def test_resist_mode_limits_effort_and_opposes_the_hand(rig):
     assert 0.2 < pushed.position < 1.2
 
 
-def test_wrong_model_is_a_clear_error(tmp_path):
-    with MX64Emulator(str(tmp_path / "tty"), protocol=2, model_number=1020) as emulator:
-        config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=2, latency_timer_ms=10.0)
-        with pytest.raises(ElbowError, match="model 1020, not the MX-64 for protocol 2 \\(model 311\\)"):
+@pytest.mark.parametrize("protocol,expected", [(1, 310), (2, 311)])
+def test_wrong_model_is_a_clear_error(tmp_path, protocol, expected):
+    with MX64Emulator(str(tmp_path / "tty"), protocol=protocol, model_number=1020) as emulator:
+        config = ElbowConfig(backend="dynamixel", port=emulator.path, protocol=protocol, latency_timer_ms=10.0)
+        with pytest.raises(ElbowError, match=f"model 1020, not the MX-64 for protocol {protocol} \\(model {expected}\\)"):
             DynamixelElbow(config).open()
 
 

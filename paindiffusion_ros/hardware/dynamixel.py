@@ -7,7 +7,7 @@ of packets, and the SDK drops the status packet's error byte in their receive pa
 is where P1.0 reports overheating/overload and P2.0 raises its Alert bit.
 
 Modes (e-Manual): ``compliant`` = torque off. ``hold`` = position control at the present
-angle with full torque. ``resist`` = a gentle spring to the present angle whose effort is
+angle (clamped into the joint limits) with full torque. ``resist`` = a gentle spring to the present angle whose effort is
 capped at ``resist_effort`` of the maximum: P2.0 current-based position control (operating
 mode 5) with Goal Current, P1.0 position control with Torque Limit (address 34).
 """
@@ -61,6 +61,7 @@ class DynamixelElbow(SerialElbow):
         self.packets = PacketHandler(float(config.protocol))
         self.port: PortHandler | None = None
         self.torque_full_scale = self.table.defaults[self.table.torque_limit_max_item]
+        self.position_limits = (0, mx64.TICKS_PER_REV - 1)
 
     def _close_port(self) -> None:
         if self.port is not None and self.port.is_open:
@@ -156,6 +157,7 @@ class DynamixelElbow(SerialElbow):
         low, high = max(min(ends), 0), min(max(ends), mx64.TICKS_PER_REV - 1)
         self._ensure_item("min_position_limit", low)
         self._ensure_item("max_position_limit", high)
+        self.position_limits = (low, high)
 
     def _note_error_byte(self, error_byte: int) -> None:
         """Record hardware errors from a status packet; shutdown errors → torque off + report."""
@@ -207,6 +209,19 @@ class DynamixelElbow(SerialElbow):
         self._write_item("torque_enable", 0)
         self.torque_enabled = False
 
+    def _anchor_ticks(self) -> int:
+        """Goal for hold/resist: the present angle, clamped into the motor's position limits.
+
+        An arm moved past a limit while compliant would otherwise give a goal the motor
+        rejects (P1.0 Angle Limit error), and torque on would pull it to the previous goal.
+        """
+        item = self.table["present_position"]
+        present = self._read_item("present_position")
+        if self.table.protocol == 2:
+            present = self.table.decode_signed(present, item.size, 0)
+        low, high = self.position_limits
+        return min(max(present, low), high)
+
     def _apply_mode(self, mode: str) -> None:
         self._torque_off()
         if mode == "compliant":
@@ -223,7 +238,7 @@ class DynamixelElbow(SerialElbow):
         self._write_item(table.torque_limit_item, limit)
         speed_units = GENTLE_SPEED_RAD_S / mx64.RPM_TO_RAD_S / table.velocity_rpm_per_unit
         self._write_item(table.velocity_limit_item, max(1, round(speed_units)))
-        self._write_item("goal_position", self._read_item("present_position"))
+        self._write_item("goal_position", self._anchor_ticks())
         self._write_item("torque_enable", 1)
         self.torque_enabled = True
 
