@@ -8,6 +8,8 @@ latency timer (1 ms when tuned, 16 ms default) bounds the rate instead. Packet t
 2 ms latency setting and 5 retries, so a loaded machine slows a run instead of aborting it.
 
     python benchmarks/bench_elbow.py [--runs 5] [--seconds 1.0] [--json out.json]
+
+``--json`` defaults to ``$PAINDIFFUSION_BENCH_JSON`` (set by ``benchmarks/run_all.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -99,7 +102,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per backend (median reported)")
     parser.add_argument("--seconds", type=float, default=1.0, help="duration of one run (s)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=os.environ.get("PAINDIFFUSION_BENCH_JSON") or None,
+                        help="also write the results here (default: $PAINDIFFUSION_BENCH_JSON)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as directory:
