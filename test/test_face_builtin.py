@@ -90,6 +90,16 @@ def test_directions_brows_lower_with_au4_rise_with_au1_lip_corners_rise_with_au1
     assert (face.vertices(expression(AU15=3), np.zeros(3)) - v0)[corner, 1].mean() < -5e-4
 
 
+def test_lateral_motions_au4_knits_the_brows_au20_stretches_the_lips(face):
+    v0 = face.vertices(expression(), np.zeros(3))
+    inner_brow = (np.abs(v0[:, 1] - builtin.BROW_Y) < 0.006) & (np.abs(v0[:, 0]) > 0.008) & (np.abs(v0[:, 0]) < 0.02) & (v0[:, 2] > 0.05)
+    corner = (np.abs(np.abs(v0[:, 0]) - builtin.MOUTH_HALF_WIDTH) < 0.004) & (np.abs(v0[:, 1] - builtin.MOUTH_Y) < 0.004)
+    side = np.sign(v0[:, 0])
+    assert ((face.vertices(expression(AU4=3), np.zeros(3)) - v0)[:, 0] * side)[inner_brow].mean() < -1e-3
+    assert ((face.vertices(expression(AU20=3), np.zeros(3)) - v0)[:, 0] * side)[corner].mean() > 1e-3
+    assert ((face.vertices(expression(AU12=3), np.zeros(3)) - v0)[:, 0] * side)[corner].mean() > 5e-4
+
+
 def test_eye_closure_changes_the_eyes_not_the_mouth(renderer):
     neutral = renderer.render(expression(), np.zeros(3))
     closed = renderer.render(expression(AU43=1.0), np.zeros(3))

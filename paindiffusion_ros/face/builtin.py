@@ -254,19 +254,19 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
     closure = field(dz=LID_CLOSURE, weight=lid_window)
 
     bilateral = {
-        "AU1": field(dy=1.3 * mm, dz=0.2 * mm, weight=inner_brow),
-        "AU2": field(dy=1.3 * mm, weight=outer_brow),
-        "AU4": field(dx=-0.6 * mm * sx, dy=-1.1 * mm, dz=0.4 * mm, weight=inner_brow + 0.6 * outer_brow)
-        + field(dz=-0.25 * mm, weight=glabella_furrow),
+        "AU1": field(dy=2.0 * mm, dz=0.3 * mm, weight=inner_brow),
+        "AU2": field(dy=2.0 * mm, weight=outer_brow),
+        "AU4": field(dx=-1.2 * mm * sx, dy=-2.0 * mm, dz=0.6 * mm, weight=inner_brow + 0.6 * outer_brow)
+        + field(dz=-0.7 * mm, weight=glabella_furrow),
         "AU5": field(dz=-0.6 * mm, weight=upper_window) + field(dy=0.3 * mm, weight=brow_band),
         "AU6": field(dy=0.9 * mm, dz=0.5 * mm, weight=cheek + below_eye) + field(dz=0.6 * mm, weight=lower_window),
         "AU7": field(dz=0.9 * mm, weight=lower_window) + field(dz=0.25 * mm, weight=upper_window),
         "AU10": field(dy=0.9 * mm, dz=0.3 * mm, weight=upper_lip) + field(dy=0.4 * mm, weight=nostrils)
         + field(dz=-0.3 * mm, weight=nasolabial),
-        "AU12": field(dx=0.7 * mm * sx, dy=0.8 * mm, dz=-0.3 * mm, weight=corners),
+        "AU12": field(dx=1.4 * mm * sx, dy=1.6 * mm, dz=-0.5 * mm, weight=corners),
         "AU14": field(dx=0.2 * mm * sx, dz=-0.6 * mm, weight=corners),
-        "AU15": field(dy=-0.9 * mm, weight=corners),
-        "AU20": field(dx=1.0 * mm * sx, dy=-0.2 * mm, dz=-0.2 * mm, weight=corners + 0.4 * lips),
+        "AU15": field(dy=-1.6 * mm, weight=corners),
+        "AU20": field(dx=2.0 * mm * sx, dy=-0.3 * mm, dz=-0.3 * mm, weight=corners + 0.4 * lips),
         "AU43": closure,
         "AU45": closure,
     }
@@ -281,7 +281,7 @@ def _blendshapes(v: np.ndarray, front: np.ndarray, skin: np.ndarray, lid_window:
         return d
 
     midline = {
-        "AU9": field(dy=0.8 * mm, dz=0.2 * mm, weight=nose) + field(dz=0.35 * mm, weight=nose_wrinkles) + field(dy=0.7 * mm, weight=nostrils)
+        "AU9": field(dy=1.0 * mm, dz=0.2 * mm, weight=nose) + field(dz=0.6 * mm, weight=nose_wrinkles) + field(dy=0.7 * mm, weight=nostrils)
         + field(dy=0.4 * mm, weight=upper_lip) + field(dy=-0.4 * mm, weight=inner_brow),
         "AU11": field(dy=0.4 * mm, dz=-0.4 * mm, weight=nasolabial),
         "AU13": field(dx=0.3 * mm * sx, dy=0.9 * mm, dz=0.3 * mm, weight=corners),
