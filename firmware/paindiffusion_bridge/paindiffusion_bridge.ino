@@ -3,9 +3,10 @@
 // when no motor answers, a potentiometer on A0. Protocol: firmware/README.md.
 //
 // Libraries: DynamixelShield and Dynamixel2Arduino (Arduino Library Manager).
-// Boards: on an Uno the shield takes the hardware UART, so the host talks through SoftwareSerial on
-// pins 7 (RX) / 8 (TX) with a USB-serial adapter at 57600; boards with native USB (Leonardo, MKR,
-// Mega with Serial1 for the shield) use the USB port at 115200.
+// Boards (as in the DynamixelShield examples): on an Uno or Mega the shield takes the hardware UART
+// (pins 0/1), so the host talks through SoftwareSerial on pins 7 (RX) / 8 (TX) with a USB-serial
+// adapter at 57600; a Due or Zero uses its native USB port (SerialUSB) and boards whose USB port
+// is not the shield's UART (Leonardo, MKR) use Serial, both at 115200.
 
 #include <DynamixelShield.h>
 
@@ -14,6 +15,9 @@
 SoftwareSerial host_serial(7, 8);
 #define HOST host_serial
 const unsigned long HOST_BAUD = 57600;
+#elif defined(ARDUINO_SAM_DUE) || defined(ARDUINO_SAM_ZERO)
+#define HOST SerialUSB
+const unsigned long HOST_BAUD = 115200;
 #else
 #define HOST Serial
 const unsigned long HOST_BAUD = 115200;
@@ -136,7 +140,8 @@ void reply_angle() {
       effort_mnm = (long)(signed_load * MX64_NM_PER_LOAD_UNIT * 1000.0);
     }
     temperature = dxl.readControlTableItem(PRESENT_TEMPERATURE, MOTOR_ID);
-    voltage_dv = dxl.readControlTableItem(PRESENT_INPUT_VOLTAGE, MOTOR_ID);
+    // The MX-64 P1.0 table names address 42 PRESENT_VOLTAGE; P2.0 has PRESENT_INPUT_VOLTAGE (144).
+    voltage_dv = dxl.readControlTableItem(source == SOURCE_DXL2 ? PRESENT_INPUT_VOLTAGE : PRESENT_VOLTAGE, MOTOR_ID);
     if ((errors & SHUTDOWN_ERRORS) && torque) {
       torque = false;
       dxl.torqueOff(MOTOR_ID);
