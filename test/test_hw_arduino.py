@@ -1,5 +1,6 @@
 """The Arduino bridge driver against the bridge emulator on a pty (line protocol v1)."""
 
+import math
 import time
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def test_potentiometer_bridge_refuses_torque_modes(bridge):
     assert not emulator.torque and not elbow.status().torque_enabled
     assert "no motor" in elbow.status().message
     assert read_fresh(elbow) is not None
+    status = elbow.status()
+    assert math.isnan(status.temperature_c) and math.isnan(status.voltage_v)
 
 
 def test_corrupt_and_lost_lines_are_retried_and_counted(bridge):

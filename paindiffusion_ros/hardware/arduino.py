@@ -17,7 +17,8 @@ Bridge → host:
   through a Dynamixel shield) or ``pot`` (potentiometer, no motor)
 - ``A <seq> <pos_mrad> <vel_mrad_s> <effort_mNm> <temp_C> <voltage_dV> <errors_hex> <torque>``
   angle and status: motor angle from the centre tick (mrad), velocity (mrad/s), effort
-  (mN·m), temperature (°C), input voltage (0.1 V), error bits (:data:`ERROR_BITS`), torque 0/1
+  (mN·m), temperature (°C), input voltage (0.1 V), error bits (:data:`ERROR_BITS`), torque 0/1;
+  a ``pot`` bridge sends 0 for effort, temperature and voltage (reported as NaN)
 - ``OK <command> <args>``       command accepted (echo)
 - ``ERR <reason>``              ``checksum``, ``command``, ``fault`` (torque refused while an
   error bit is set), ``nomotor`` (potentiometer bridge)
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import operator
 import time
 from typing import Callable, Optional
@@ -167,8 +169,9 @@ class ArduinoElbow(SerialElbow):
             bits = int(reply[7], 16)
         except ValueError as error:
             raise LinkFault(f"malformed angle line {' '.join(reply)!r}") from error
-        self.temperature_c = float(temperature)
-        self.voltage_v = voltage / 10.0
+        motor = self.source != "pot"  # a potentiometer bridge sends 0 for both
+        self.temperature_c = float(temperature) if motor else math.nan
+        self.voltage_v = voltage / 10.0 if motor else math.nan
         errors = tuple(name for bit, name in enumerate(ERROR_BITS) if bits & (1 << bit))
         if errors and errors != self.errors:
             LOG.error("Arduino bridge reports %s", ", ".join(errors))

@@ -575,7 +575,9 @@ class ArduinoBridgeEmulator(PtyDevice):
         torque_on = self.torque and self.mode != "compliant"
         angle, velocity, torque = self.joint.sample(self.clock(), torque_on, self.goal, limit)
         self.sequence = (self.sequence + 1) % 65536
+        motor = self.source != "pot"
+        temperature, voltage = (round(self.temperature_c), round(self.voltage_v * 10)) if motor else (0, 0)
         return format_line(
             "A", str(self.sequence), str(round(angle * 1000)), str(round(velocity * 1000)), str(round(torque * 1000)),
-            str(round(self.temperature_c)), str(round(self.voltage_v * 10)), f"{self.error_bits:02X}", str(int(self.torque)),
+            str(temperature), str(voltage), f"{self.error_bits:02X}", str(int(self.torque)),
         )
