@@ -3,6 +3,7 @@
 import pickle
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +77,40 @@ def test_pose_correctives_use_rotation_minus_identity_of_the_non_root_joints(tmp
     feature = (rotations - np.eye(3)).reshape(-1)
     expected = m["v_template"] + (m["posedirs"].reshape(V * 3, 36) @ feature).reshape(V, 3)
     np.testing.assert_allclose(face.vertices(np.zeros(50), jaw), expected, atol=1e-6)
+
+
+def rotation(axis_angle) -> np.ndarray:
+    r = np.asarray(axis_angle, float)
+    angle = np.linalg.norm(r)
+    k = np.array([[0, -r[2], r[1]], [r[2], 0, -r[0]], [-r[1], r[0], 0]]) / angle
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def test_configured_shape_and_global_pose_compose_with_the_jaw(tmp_path):
+    m = small_model(seed=2)
+    beta = np.random.default_rng(4).normal(size=300)
+    pose = np.zeros((5, 3))
+    pose[0] = [0.0, 0.4, 0.1]  # global head rotation
+    pose[2] = [9.0, 9.0, 9.0]  # the jaw row is replaced by the jaw parameter
+    face = flame.load_flame(write(tmp_path, m), shape=beta, pose=pose)
+    shaped = m["v_template"] + m["shapedirs"][:, :, :300] @ beta
+    joints = m["J_regressor"] @ shaped
+    rg, rj = rotation(pose[0]), rotation([0.2, 0.0, 0.0])
+    expected = (shaped - joints[0]) @ rg.T + joints[0]
+    jaw_part = (shaped[JAW_VERTS] - joints[2]) @ rj.T + joints[2]
+    expected[JAW_VERTS] = (jaw_part - joints[0]) @ rg.T + joints[0]
+    np.testing.assert_allclose(face.vertices(np.zeros(50), [0.2, 0, 0]), expected, atol=1e-6)
+    with pytest.raises(flame.FlameError, match=r"pose must be \(5,3\)"):
+        flame.load_flame(write(tmp_path, m), pose=np.zeros(3))
+    with pytest.raises(flame.FlameError, match="shape must be 300"):
+        flame.load_flame(write(tmp_path, m), shape=np.zeros(100))
+
+
+def test_sparse_regressor_from_an_older_scipy_with_a_plain_shape_attribute():
+    record = flame._CscMatrix()
+    record.__setstate__({"data": np.array([1.0, 2.0]), "indices": np.array([1, 0]),
+                         "indptr": np.array([0, 1, 2]), "shape": (2, 2)})
+    np.testing.assert_array_equal(flame._to_array(record, "J_regressor", Path("old.pkl")), [[0, 2], [1, 0]])
 
 
 def _fake_class(module: str, name: str):

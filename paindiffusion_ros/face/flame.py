@@ -3,7 +3,8 @@
 Reads the user's licensed model file (the pickled dict with ``v_template``, ``shapedirs``,
 ``posedirs``, ``J_regressor``, ``weights``, ``kintree_table``, ``f``) and poses it from
 the PainDiffusion latent: ψ, the first 50 expression coefficients (EMOCA's), and θ_jaw,
-the jaw axis-angle; shape and the other joints stay fixed (neutral unless given).
+the jaw axis-angle; shape (β) and the other joints' poses (global, neck, eyes) stay
+fixed: neutral unless given to ``load_flame``.
 
 Vertices follow FLAME's eqs. 1–4: T_P = T̄ + B_S(β) + B_E(ψ) + B_P(θ), joints J regressed
 from the shaped template, then linear blend skinning along the 5-joint kinematic tree
@@ -92,7 +93,8 @@ def _to_array(value: Any, key: str, path: Path) -> np.ndarray:
     if isinstance(value, _SparseMatrix):
         s = value.state if isinstance(value.state, dict) else {}
         try:
-            data, indices, indptr, shape = s["data"], s["indices"], s["indptr"], s["_shape"]
+            data, indices, indptr = s["data"], s["indices"], s["indptr"]
+            shape = s["_shape"] if "_shape" in s else s["shape"]  # older scipy stored ``shape``
         except KeyError as missing:
             raise FlameError(f"{path}: sparse {key!r} lacks {missing}") from None
         dense = np.zeros(shape)
@@ -150,12 +152,17 @@ class FlameFace:
 
     binding = FLAME_EMOCA
 
-    def __init__(self, model: dict[str, np.ndarray], path: Path, shape: Optional[np.ndarray] = None) -> None:
+    def __init__(self, model: dict[str, np.ndarray], path: Path, shape: Optional[np.ndarray] = None,
+                 pose: Optional[np.ndarray] = None) -> None:
         _check_layout(model, path)
         dirs = model["shapedirs"].astype(np.float64)
         beta = np.zeros(N_SHAPE) if shape is None else np.asarray(shape, np.float64)
-        if beta.shape != (N_SHAPE,):
-            raise FlameError(f"FLAME shape must have {N_SHAPE} coefficients, got {beta.shape}")
+        if beta.shape != (N_SHAPE,) or not np.isfinite(beta).all():
+            raise FlameError(f"FLAME shape must be {N_SHAPE} finite coefficients, got shape {beta.shape}")
+        self._pose = np.zeros((N_JOINTS, 3)) if pose is None else np.array(pose, np.float64)
+        if self._pose.shape != (N_JOINTS, 3) or not np.isfinite(self._pose).all():
+            raise FlameError(f"FLAME pose must be ({N_JOINTS},3) finite axis-angles "
+                             f"(global, neck, jaw, left eye, right eye), got shape {self._pose.shape}")
         n = model["v_template"].shape[0]
         self._template = (model["v_template"] + dirs[:, :, :N_SHAPE] @ beta).reshape(-1)
         self._expression_dirs = np.ascontiguousarray(dirs[:, :, N_SHAPE:N_SHAPE + N_EXPRESSION].reshape(n * 3, N_EXPRESSION).T)
@@ -190,7 +197,7 @@ class FlameFace:
         e64 = e.astype(np.float64)
         shaped = (self._template + blend(e64, self._expression_dirs)).reshape(-1, 3)
         joints = self._joints0 + self._joint_dirs @ e64
-        pose = np.zeros((N_JOINTS, 3))
+        pose = self._pose.copy()
         pose[JAW] = jaw
         rotations = axis_angle_to_matrix(pose)
         posed = shaped + blend((rotations[1:] - np.eye(3)).reshape(-1), self._posedirs).reshape(-1, 3)
@@ -217,6 +224,10 @@ class FlameFace:
         return world[:, :3, :]
 
 
-def load_flame(path: str | Path, shape: Optional[np.ndarray] = None) -> FlameFace:
-    """Load a FLAME model file (``FlameError`` naming the problem if it cannot be used)."""
-    return FlameFace(read_model_file(path), Path(path), shape)
+def load_flame(path: str | Path, shape: Optional[np.ndarray] = None, pose: Optional[np.ndarray] = None) -> FlameFace:
+    """Load a FLAME model file (``FlameError`` naming the problem if it cannot be used).
+
+    ``shape``: the 300 fixed shape coefficients β; ``pose``: fixed (5,3) axis-angles of
+    the global, neck, jaw, left-eye and right-eye joints (the jaw row is replaced by θ_jaw).
+    """
+    return FlameFace(read_model_file(path), Path(path), shape, pose)
