@@ -86,6 +86,17 @@ def test_parameter_file_errors_name_the_file_and_key(tmp_path):
         load_params(flame_params, face)
 
 
+def test_render_command_reports_bad_input_in_one_line(tmp_path, capsys):
+    params = params_file(tmp_path / "gen.npz", 3)
+    out = tmp_path / "x.mp4"
+    assert cli.main(["render", "--params", str(params), "--out", str(out), "--face", "flame",
+                     "--flame-model", str(tmp_path / "absent.pkl")]) == 2
+    assert "paindiffusion render: FLAME model file not found" in capsys.readouterr().err
+    assert cli.main(["render", "--params", str(params), "--out", str(out), "--columns", "0"]) == 2
+    assert "--columns must be at least 1" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_headless_display_accepts_frames_and_rejects_bad_ones():
     with Display(DisplayConfig(mode="headless")) as display:
         assert display.show(np.zeros((8, 8, 3), np.uint8))

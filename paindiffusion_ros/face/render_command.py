@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -117,12 +118,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    face = load_face(args.face, args.flame_model)
-    parts = [load_params(p, face) for p in args.params]
-    generations = combine(parts, args.params)
-    if args.columns is not None and args.columns < 1:
-        raise ValueError(f"--columns must be at least 1, got {args.columns}")
-    renderer = FaceRenderer(face, args.size, RenderConfig(supersample=args.supersample), region=args.crop)
+    try:
+        face = load_face(args.face, args.flame_model)
+        generations = combine([load_params(p, face) for p in args.params], args.params)
+        if args.columns is not None and args.columns < 1:
+            raise ValueError(f"--columns must be at least 1, got {args.columns}")
+        renderer = FaceRenderer(face, args.size, RenderConfig(supersample=args.supersample), region=args.crop)
+    except ValueError as exc:  # also FlameError and FaceBindingError
+        print(f"paindiffusion render: {exc}", file=sys.stderr)
+        return 2
     n = render_video(generations, renderer, Path(args.out), args.columns, args.fps)
     print(f"wrote {args.out}: {n} frames, {generations.expression.shape[0]} generation(s), "
           f"{args.fps or generations.fps:g} fps")
