@@ -8,6 +8,7 @@ from paindiffusion_ros.model.config import TINY_CONFIG
 from paindiffusion_ros.model.edm import EDMPrecond
 from paindiffusion_ros.model.guidance import GuidedDenoiser
 from paindiffusion_ros.model.network import TemporalUNet
+from paindiffusion_ros.model.schedule import level_sigmas
 from paindiffusion_ros.model.stream import DiffusionForcingStream, StreamConfig
 
 torch.set_num_threads(1)  # tiny forwards: one thread avoids OpenMP spin contention on a shared 2-core CPU
@@ -92,3 +93,30 @@ def test_bad_stimulus_and_geometry():
         stream.advance(np.array([40.0] * 7 + [np.nan]))
     with pytest.raises(ValueError, match="horizon = 6 must be a multiple"):
         DiffusionForcingStream(CountingDenoiser(), TINY_CONFIG, StreamConfig(window=32, context=8, horizon=6))
+
+
+@pytest.mark.parametrize("config", [
+    StreamConfig(window=32, context=8, horizon=8, steps=6, uncertainty=2.0),
+    StreamConfig(window=32, context=8, horizon=16, steps=8, uncertainty=2.0),  # slope raised to 4
+    StreamConfig(window=32, context=16, horizon=16, steps=5, uncertainty=1.0),  # no look-ahead
+    StreamConfig(window=32, context=0, horizon=4, steps=20, uncertainty=0.5),
+])
+def test_every_token_walks_the_whole_karras_ladder_once(config):
+    """Over 120 advances every token passes through each σ of the N-step Karras ladder, in order, none skipped."""
+    k, seen = TINY_CONFIG.stack, {}
+
+    def recording(x, sigma, *conditions):
+        future = sigma[0, config.context::k].double()
+        for offset, value in enumerate(future.tolist()):
+            seen.setdefault(stream._front + offset, []).append(value)
+        return torch.zeros_like(x)
+
+    stream = DiffusionForcingStream(recording, TINY_CONFIG, config, seed=0)
+    for _ in range(120):
+        assert stream.advance(np.full(config.horizon, 40.0)).shape == (config.horizon, 53)
+    ladder = level_sigmas(config.steps, TINY_CONFIG.sigma_min, TINY_CONFIG.sigma_max, TINY_CONFIG.rho).flip(0)
+    expected = [round(v, 5) for v in ladder[:-1].tolist()]
+    finished = 119 * config.horizon // k
+    for token in range(finished):
+        walked = [round(v, 5) for v in seen[token] if v > 0]
+        assert [v for i, v in enumerate(walked) if i == 0 or v != walked[i - 1]] == expected, token

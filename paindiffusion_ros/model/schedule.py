@@ -24,16 +24,22 @@ def level_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float) -> 
     return karras_sigmas(steps, sigma_min, sigma_max, rho).flip(0)
 
 
+def pyramid_level(steps: int, row: int, tokens: torch.Tensor, uncertainty: float) -> torch.Tensor:
+    """Noise level of tokens (global index g, float64) at row τ of the pyramid: clip(N − τ + ⌊u·g⌋, 0, N)."""
+    return (steps - row + torch.floor(uncertainty * tokens)).clamp(0, steps).long()
+
+
 def pyramid_levels(steps: int, tokens: int, finish: int, uncertainty: float) -> np.ndarray:
     """Diffusion-forcing "pyramid" scheduling matrix (Chen et al. 2024, §3.3 / App. D; paper §III-E).
 
-    Row m, future token j: ℓ[m, j] = clip(N + ⌊u·j⌋ − m, 0, N). Each row lowers every
-    token by at most one level, tokens further in the future start later (more
-    uncertainty), and the last row is the first one where tokens 0…finish−1 are all
-    clean. N = ``steps``, u = ``uncertainty``. Returned as int (rows, ``tokens``).
+    Row m, future token j: ℓ[m, j] = clip(N + ⌊u·j⌋ − m, 0, N) (``pyramid_level``, which the
+    stream evaluates row by row). Each row lowers every token by at most one level, tokens
+    further in the future start later (more uncertainty), and the last row is the first one
+    where tokens 0…finish−1 are all clean. N = ``steps``, u = ``uncertainty``. Returned as
+    int (rows, ``tokens``).
     """
     if not 1 <= finish <= tokens:
         raise ValueError(f"finish must be within 1…{tokens}, got {finish}")
-    offsets = np.floor(uncertainty * np.arange(tokens)).astype(np.int64)
-    rows = steps + int(offsets[finish - 1]) + 1
-    return np.clip(steps + offsets[None, :] - np.arange(rows)[:, None], 0, steps)
+    index = torch.arange(tokens, dtype=torch.float64)
+    rows = steps + int(np.floor(uncertainty * (finish - 1))) + 1
+    return torch.stack([pyramid_level(steps, m, index, uncertainty) for m in range(rows)]).numpy()

@@ -49,7 +49,7 @@ import torch
 
 from .config import ModelConfig
 from .sampler import SolverState, dpmpp_2m_step
-from .schedule import level_sigmas
+from .schedule import level_sigmas, pyramid_level
 
 GuidedDenoise = Callable[..., torch.Tensor]
 """(x (1,T,53), σ (1,T), stimulus_c (1,T), expressiveness (1,), emotion (1,), strengths (3,)) → D̂ (1,T,53)."""
@@ -121,10 +121,8 @@ class DiffusionForcingStream:
 
     def _scheduled_sigma(self, clock: int) -> torch.Tensor:
         """σ of each future token at row ``clock``: Karras σ at ℓ = clip(N − τ + ⌊u·g⌋, 0, N) (u = the slope)."""
-        steps = self.config.steps
         tokens = torch.arange(self._front, self._front + self._future_sigma.shape[0], dtype=torch.float64)
-        levels = (steps - clock + torch.floor(self._slope * tokens)).clamp(0, steps).long()
-        return self._sigmas[levels]
+        return self._sigmas[pyramid_level(self.config.steps, clock, tokens, self._slope)]
 
     def advance(self, stimulus_c: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Run the rows that finish the next ``horizon`` frames; return them (horizon, 53), normalised latent."""
