@@ -46,17 +46,25 @@ def median_fps(step, frames: int = FRAMES) -> float:
 
 
 def flame_size_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An ellipsoidal head with exactly FLAME's vertex and triangle counts."""
-    n_lat, n_lon = 59, 87
-    lat = np.linspace(-np.pi / 2, np.pi / 2, n_lat)
+    """An ellipsoidal head with exactly FLAME's vertex and triangle counts.
+
+    A chin pole fanned onto 77 latitude rings of 66 vertices, cut at 5,023 vertices: its
+    first 9,976 triangles use every vertex; like FLAME's, the surface is open (at the crown).
+    """
+    n_lat, n_lon = 77, 66
+    lat = np.linspace(-np.pi / 2, np.pi / 2, n_lat + 1)[1:]
     lon = np.linspace(-np.pi, np.pi, n_lon, endpoint=False)
     la, lo = np.meshgrid(lat, lon, indexing="ij")
-    v = np.stack([0.075 * np.cos(la) * np.sin(lo), 0.11 * np.sin(la), 0.095 * np.cos(la) * np.cos(lo)], -1).reshape(-1, 3)
+    rings = np.stack([0.075 * np.cos(la) * np.sin(lo), 0.11 * np.sin(la), 0.095 * np.cos(la) * np.cos(lo)], -1)
+    v = np.concatenate([[[0.0, -0.11, 0.0]], rings.reshape(-1, 3)])[:FLAME_VERTICES].astype(np.float32)
     r, c = np.meshgrid(np.arange(n_lat - 1), np.arange(n_lon), indexing="ij")
-    a, b = r * n_lon + c, r * n_lon + (c + 1) % n_lon
+    a, b = 1 + r * n_lon + c, 1 + r * n_lon + (c + 1) % n_lon
     quads = np.stack([np.stack([a, b, b + n_lon], -1), np.stack([a, b + n_lon, a + n_lon], -1)], 2).reshape(-1, 3)
-    faces = quads[(quads < FLAME_VERTICES).all(1)][:FLAME_TRIANGLES]
-    v = v[:FLAME_VERTICES].astype(np.float32)
+    ring = 1 + np.arange(n_lon)
+    fan = np.stack([np.zeros(n_lon, np.int64), 1 + (ring % n_lon), ring], -1)
+    faces = np.concatenate([fan, quads])
+    faces = faces[(faces < FLAME_VERTICES).all(1)][:FLAME_TRIANGLES]
+    assert len(faces) == FLAME_TRIANGLES and len(np.unique(faces)) == FLAME_VERTICES
     colors = np.tile(np.array([0.86, 0.66, 0.55], np.float32), (len(v), 1))
     return v, faces.astype(np.int32), colors
 
