@@ -85,3 +85,21 @@ def test_bad_config_json(saved):
     config.write_text(json.dumps({**meta, "model": {**meta["model"], "channels": [16, 32, 64]}}))
     with pytest.raises(CheckpointError, match="config.json.*one entry per level"):
         load_checkpoint(saved[0])
+
+
+def test_sections_that_are_not_objects(saved):
+    config = saved[0] / "config.json"
+    meta = json.loads(config.read_text())
+    for key in ("model", "normalization"):
+        config.write_text(json.dumps({**meta, key: 3}))
+        with pytest.raises(CheckpointError, match=f"'{key}' must be a JSON object, got int"):
+            load_checkpoint(saved[0])
+
+
+def test_config_written_before_the_optional_fields_loads_with_their_defaults(saved):
+    """Checkpoints saved before stimulus_history, global_scale_shift and expressiveness_max existed still load."""
+    config = saved[0] / "config.json"
+    meta = json.loads(config.read_text())
+    later = ("stimulus_history", "global_scale_shift", "expressiveness_max")
+    config.write_text(json.dumps({**meta, "model": {k: v for k, v in meta["model"].items() if k not in later}}))
+    assert load_checkpoint(saved[0]).config == TINY

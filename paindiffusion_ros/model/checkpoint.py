@@ -109,6 +109,9 @@ def _read_meta(path: Path) -> dict[str, Any]:
     for key in ("model", "face_binding", "normalization"):
         if key not in meta:
             raise CheckpointError(f"{path}: missing key {key!r}")
+    for key in ("model", "normalization"):
+        if not isinstance(meta[key], dict):
+            raise CheckpointError(f"{path}: {key!r} must be a JSON object, got {type(meta[key]).__name__}")
     return meta
 
 
