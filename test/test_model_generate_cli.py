@@ -52,6 +52,12 @@ def test_time_column_is_resampled_to_25_hz(tmp_path):
     np.testing.assert_allclose(values[[0, 12, 25, 50]], [32.0, 36.8, 42.0, 42.0], atol=1e-5)
 
 
+def test_a_byte_order_mark_before_the_header_is_ignored(tmp_path):
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes("\ufefftemperature_c\r\n40\r\n41.5\r\n".encode())
+    np.testing.assert_array_equal(read_stimulus_csv(csv), [40.0, 41.5])
+
+
 @pytest.mark.parametrize("text, reason", [
     ("", "empty file"),
     ("temp\n40\n", "missing column 'temperature_c'"),

@@ -27,7 +27,7 @@ def read_stimulus_csv(path: str | Path, fps: float = 25.0) -> np.ndarray:
     file, a non-numeric or non-finite value, or times that do not increase."""
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # spreadsheet exports start with a BOM
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as exc:
         raise StimulusCSVError(f"{path}: cannot read ({exc})") from None
