@@ -1,5 +1,7 @@
 """ONNX export of the guided step: torch/onnxruntime parity, stale-export detection, the export command."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,14 @@ def checkpoint_dir(tmp_path_factory):
 
 def test_guided_step_parity(checkpoint_dir):
     checkpoint = load_checkpoint(checkpoint_dir)
+    assert onnx_parity(checkpoint, export_onnx_bytes(checkpoint, 32), 32) <= 1e-4
+
+
+def test_parity_with_the_optional_conditioning_and_sigma_max_80(tmp_path):
+    """The options config/train_default.yaml turns on: stimulus history, global scale-shift, σ_max 80."""
+    config = replace(TINY_CONFIG, stimulus_history=4, global_scale_shift=True, sigma_max=80.0, expressiveness_max=4.0)
+    checkpoint = load_checkpoint(random_checkpoint(tmp_path / "options", config, seed=6))
+    assert checkpoint.config == config
     assert onnx_parity(checkpoint, export_onnx_bytes(checkpoint, 32), 32) <= 1e-4
 
 

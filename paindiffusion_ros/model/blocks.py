@@ -52,7 +52,14 @@ class Attention(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Cross-attention to the condition tokens, then temporal self-attention over tokens (pre-norm residual)."""
+    """Cross-attention to the condition tokens, then temporal self-attention over tokens (pre-norm residual).
+
+    Paper Fig. 2: spatial cross-attention to c, then temporal attention that knows each
+    token's frame time. The sinusoidal frame-time embedding (``embedding.TokenEmbedding``)
+    enters the features through the scale-shift of the ResBlock just before this block, and
+    the stimulus tokens carry their own sinusoidal positions, so neither attention is
+    permutation-blind.
+    """
 
     def __init__(self, channels: int, cond_dim: int, heads: int) -> None:
         super().__init__()
