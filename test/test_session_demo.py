@@ -9,6 +9,7 @@ import yaml
 from rosbags.highlevel import AnyReader
 
 from paindiffusion_ros import cli
+from paindiffusion_ros.session import demo
 from paindiffusion_ros.session.demo import PROJECT_TOPICS, prepare_output
 
 DURATION = 6.0
@@ -17,9 +18,20 @@ IMAGE_SIZE = 96
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
+    """The demo's exit status and output folder, and the graph's nodes (kept for their counters)."""
     out = tmp_path_factory.mktemp("demo")
-    status = cli.main(["demo", "--duration", str(DURATION), "--out", str(out), "--image-size", str(IMAGE_SIZE)])
-    return status, out
+    nodes = {}
+
+    def build_and_keep(specs, context):
+        made = build_nodes(specs, context)
+        nodes.update(zip((spec.name for spec in specs), made))
+        return made
+
+    build_nodes = demo.build_nodes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "build_nodes", build_and_keep)
+        status = cli.main(["demo", "--duration", str(DURATION), "--out", str(out), "--image-size", str(IMAGE_SIZE)])
+    return status, out, nodes
 
 
 def read_bag(bag):
@@ -33,7 +45,7 @@ def read_bag(bag):
 
 
 def test_demo_bag_has_every_topic_with_plausible_counts(demo_run):
-    status, out = demo_run
+    status, out, _ = demo_run
     assert status == 0
     bag = out / "session"
     metadata = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
@@ -66,8 +78,20 @@ def test_demo_bag_has_every_topic_with_plausible_counts(demo_run):
     assert (image.height, image.width, image.encoding) == (IMAGE_SIZE, IMAGE_SIZE, "rgb8")
 
 
+def test_demo_bag_holds_every_message_of_the_reliable_streams_to_the_last(demo_run):
+    """The recorder subscribes before the nodes start and drains after they stop."""
+    _, out, nodes = demo_run
+    _, counts, last = read_bag(out / "session")
+    elbow, mapper, generator = nodes["elbow_driver"], nodes["stimulus_mapper"], nodes["pain_generator"]
+    assert counts["/joint_states"] == elbow.samples
+    assert counts["/pain/stimulus"] == mapper.mapped_count + mapper.stale_count
+    assert counts["/face/expression"] == counts["/face/jaw_pose"] == generator.frames_published
+    stamp = last["/face/jaw_pose"].header.stamp
+    assert stamp.sec * 10**9 + stamp.nanosec == round(generator.clock.time_of(generator.clock.emitted - 1) * 1e9)
+
+
 def test_demo_video_has_frames_of_face_and_plots(demo_run):
-    _, out = demo_run
+    _, out, _ = demo_run
     capture = cv2.VideoCapture(str(out / "session.mp4"))
     frames = []
     while True:

@@ -48,11 +48,17 @@ class NodeThreads:
             thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop spinning, then destroy every node (closing its hardware and files)."""
+    def halt(self, timeout: float = 5.0) -> None:
+        """Stop spinning and join the threads; the nodes and their endpoints stay, so what
+        DDS still has to deliver arrives (a recorder can drain it before it closes)."""
         self._running.clear()
         for thread in self.threads:
-            thread.join(timeout)
+            if thread.ident is not None:
+                thread.join(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop spinning, then destroy every node (closing its hardware and files)."""
+        self.halt(timeout)
         for executor in self.executors:
             executor.shutdown(timeout_sec=timeout)
         for node in self.nodes:

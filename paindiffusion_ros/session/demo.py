@@ -15,6 +15,7 @@ import argparse
 import importlib
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ PROJECT_TOPICS: dict[str, str] = {
     "/face/mesh": "visualization_msgs/msg/Marker",
 }
 """Every topic the node graph publishes, with its type (docs/topics.md)."""
+SUBSCRIBE_TIMEOUT_S = 5.0
+"""Longest wait for the recorder to subscribe to every topic before the nodes start."""
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,14 @@ def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
     return nodes
 
 
-def wait_with_progress(stop: StopSignals, threads: NodeThreads, duration: float) -> float:
+def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], duration: float) -> float:
     """Show a progress bar while the graph runs; Ctrl-C, SIGTERM or a dead spinner ends early.
 
     Returns the seconds actually run.
     """
     start = time.monotonic()
     with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
-        while all(t.is_alive() for t in threads.threads):
+        while all(t.is_alive() for t in threads):
             elapsed = min(time.monotonic() - start, duration)
             bar.update(elapsed - bar.n)
             if elapsed >= duration or stop.event.wait(0.1):
@@ -132,6 +135,38 @@ def wait_with_progress(stop: StopSignals, threads: NodeThreads, duration: float)
     if stop.received is not None:
         print(f"{stop.received.name}: closing the session", file=sys.stderr)
     return time.monotonic() - start
+
+
+def wait_until_subscribed(recorder: BagRecorder, timeout: float = SUBSCRIBE_TIMEOUT_S) -> None:
+    """Wait, while the recorder spins on its thread, until it has subscribed to every project topic."""
+    deadline = time.monotonic() + timeout
+    while set(recorder.recording) != set(PROJECT_TOPICS) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context, stop: StopSignals, duration: float) -> float:
+    """Run ``nodes`` for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
+
+    The recorder subscribes to every topic before the nodes start, and on the way out the
+    nodes stop publishing first; the recorder then drains what DDS still delivers (their
+    endpoints are still there) before the bag closes, so the bag ends where the graph did.
+    Every node is destroyed on return (the recorder first, closing the bag).
+    """
+    recording, running = NodeThreads([recorder], context), NodeThreads(nodes, context)
+    try:
+        recording.start()
+        wait_until_subscribed(recorder)
+        # One executor thread per node, as one process per node under launch (nodes/graph.py).
+        running.start()
+        try:
+            return wait_with_progress(stop, [*recording.threads, *running.threads], duration)
+        finally:
+            running.halt()
+            recording.halt()
+            recorder.drain(recording.executors[0])
+    finally:
+        recording.stop()
+        running.stop()
 
 
 def print_summary(counts: dict[str, int], seconds: float, bag: Path) -> None:
@@ -171,9 +206,7 @@ def run(args: argparse.Namespace) -> int:
             except BaseException:
                 recorder.destroy_node()
                 raise
-            # One executor thread per node, as one process per node under launch (nodes/graph.py).
-            with NodeThreads([recorder, *nodes], context) as threads:
-                seconds = wait_with_progress(stop, threads, args.duration)
+            seconds = record_graph(recorder, nodes, context, stop, args.duration)
             counts = recorder.counts
         finally:
             context.try_shutdown()
