@@ -10,6 +10,8 @@ unopenable port or a lost link is retried and reported on /diagnostics), so a cr
 software fault, and a respawned driver reopens the motor in the configured mode
 (compliant = torque off by default), which is the safe state; close() turned the torque
 off if the crash let it run. robot_state_publisher publishes the rig's TF for rviz.
+Recording names its topics with ``--topics`` (Jazzy and Kilted; Kilted deprecates the
+positional list and later releases drop it).
 """
 
 from datetime import datetime
@@ -95,7 +97,7 @@ def generate_launch_description():
             condition=IfCondition(LaunchConfiguration("rviz")),
         ),
         ExecuteProcess(
-            cmd=["ros2", "bag", "record", "-s", "mcap", "-o", PathJoinSubstitution([LaunchConfiguration("record_dir"), session]), *RECORDED_TOPICS],
+            cmd=["ros2", "bag", "record", "-s", "mcap", "-o", PathJoinSubstitution([LaunchConfiguration("record_dir"), session]), "--topics", *RECORDED_TOPICS],
             output="screen",
             condition=IfCondition(LaunchConfiguration("record")),
         ),

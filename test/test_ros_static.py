@@ -60,6 +60,24 @@ def recorded_topics() -> list[str]:
     raise AssertionError("RECORDED_TOPICS not found in the launch file")
 
 
+def record_command() -> list:
+    """The ``cmd`` of the launch file's ExecuteProcess: constants, ``*NAME`` for an
+    unpacked list, ``None`` for a substitution."""
+
+    def item(node: ast.AST):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Starred) and isinstance(node.value, ast.Name):
+            return f"*{node.value.id}"
+        return None
+
+    for call in ast.walk(launch_tree()):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "ExecuteProcess":
+            cmd = next(k.value for k in call.keywords if k.arg == "cmd")
+            return [item(node) for node in cmd.elts]
+    raise AssertionError("no ExecuteProcess in the launch file")
+
+
 def console_scripts() -> set[str]:
     tree = ast.parse((ROOT / "setup.py").read_text())
     for statement in tree.body:
@@ -100,6 +118,12 @@ def test_launch_declares_the_documented_arguments():
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "DeclareLaunchArgument"
     }
     assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= declared
+
+
+def test_recording_is_an_mcap_bag_of_the_recorded_topics_named_with_the_topics_option():
+    cmd = record_command()
+    assert cmd[:3] == ["ros2", "bag", "record"] and cmd[cmd.index("-s") + 1] == "mcap"
+    assert cmd[-2:] == ["--topics", "*RECORDED_TOPICS"]  # rosbag2 after Kilted has no positional topic list
 
 
 def test_every_yaml_parameter_is_declared_by_its_node(nodes_from_yaml):
