@@ -4,7 +4,8 @@
     ros2 launch paindiffusion bringup.launch.py rviz:=true record:=true
 
 Every node reads ``params_file`` (default: the installed config/paindiffusion.yaml); the
-arguments below override single parameters on top of it. Nodes respawn after a crash
+``hardware``, ``port``, ``model`` and ``display`` arguments, when given, override single
+parameters on top of it (left unset, the file's values hold). Nodes respawn after a crash
 (2 s delay). That includes the elbow driver: it never exits for a hardware fault (an
 unopenable port or a lost link is retried and reported on /diagnostics), so a crash is a
 software fault, and a respawned driver reopens the motor in the configured mode
@@ -19,11 +20,10 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = "paindiffusion"
 RESPAWN_DELAY_S = 2.0
@@ -41,45 +41,61 @@ RECORDED_TOPICS = [
 """Every topic the paindiffusion nodes publish (docs/topics.md)."""
 
 
-def project_node(executable, parameters):
-    """One of the package's nodes, named as its executable so the YAML keys match."""
+def project_node(executable, params_file, overrides):
+    """One of the package's nodes, named as its executable so the YAML keys match:
+    ``params_file``, then ``overrides`` on top."""
     return Node(
         package=PACKAGE,
         executable=executable,
         name=executable,
         output="screen",
         emulate_tty=True,
-        parameters=parameters,
+        parameters=[params_file, overrides] if overrides else [params_file],
         respawn=True,
         respawn_delay=RESPAWN_DELAY_S,
     )
 
 
+def given(context, **arguments):
+    """``{parameter: value}`` for each ``parameter=argument`` whose launch argument is set."""
+    values = {parameter: LaunchConfiguration(argument).perform(context) for parameter, argument in arguments.items()}
+    return {parameter: value for parameter, value in values.items() if value}
+
+
+def project_nodes(context):
+    """The four project nodes, with the node arguments that were given as overrides."""
+    params_file = LaunchConfiguration("params_file").perform(context)
+    display = {parameter: value == "true" for parameter, value in given(context, display="display").items()}
+    return [
+        project_node("elbow_driver", params_file, given(context, backend="hardware", port="port")),
+        project_node("stimulus_mapper", params_file, {}),
+        project_node("pain_generator", params_file, given(context, model="model")),
+        project_node("face_renderer", params_file, display),
+    ]
+
+
 def generate_launch_description():
     share = Path(get_package_share_directory(PACKAGE))
-    params_file = LaunchConfiguration("params_file")
     robot_description = (share / "urdf" / "elbow_rig.urdf").read_text()
     session = datetime.now().strftime("paindiffusion_%Y%m%d_%H%M%S")
 
     arguments = [
-        DeclareLaunchArgument("hardware", default_value="sim", choices=["sim", "dynamixel", "arduino"], description="elbow backend"),
-        DeclareLaunchArgument("port", default_value="/dev/ttyUSB0", description="serial port of the U2D2 adapter or the Arduino bridge"),
-        DeclareLaunchArgument("model", default_value="", description="checkpoint directory ('' = the shipped models/paindiffusion-default)"),
+        DeclareLaunchArgument(
+            "hardware", default_value="", choices=["", "sim", "dynamixel", "arduino"], description="elbow backend ('' = params_file's, sim by default)"
+        ),
+        DeclareLaunchArgument("port", default_value="", description="serial port of the U2D2 or the Arduino bridge ('' = params_file's, /dev/ttyUSB0 by default)"),
+        DeclareLaunchArgument("model", default_value="", description="checkpoint directory ('' = params_file's, the shipped models/paindiffusion-default by default)"),
         DeclareLaunchArgument("params_file", default_value=str(share / "config" / "paindiffusion.yaml"), description="node parameters YAML"),
-        DeclareLaunchArgument("display", default_value="false", choices=["true", "false"], description="show the face in a fullscreen window"),
+        DeclareLaunchArgument(
+            "display", default_value="", choices=["", "true", "false"], description="show the face in a fullscreen window ('' = params_file's, false by default)"
+        ),
         DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"], description="start rviz2 with config/paindiffusion.rviz"),
         DeclareLaunchArgument("record", default_value="false", choices=["true", "false"], description="record every project topic with rosbag2 (MCAP)"),
         DeclareLaunchArgument("record_dir", default_value=".", description="folder in which the timestamped session bag is created"),
     ]
 
     nodes = [
-        project_node(
-            "elbow_driver",
-            [params_file, {"backend": LaunchConfiguration("hardware"), "port": ParameterValue(LaunchConfiguration("port"), value_type=str)}],
-        ),
-        project_node("stimulus_mapper", [params_file]),
-        project_node("pain_generator", [params_file, {"model": ParameterValue(LaunchConfiguration("model"), value_type=str)}]),
-        project_node("face_renderer", [params_file, {"display": ParameterValue(LaunchConfiguration("display"), value_type=bool)}]),
+        OpaqueFunction(function=project_nodes),
         Node(
             package="robot_state_publisher",
             executable="robot_state_publisher",

@@ -111,13 +111,25 @@ def test_every_launched_project_executable_is_a_console_script():
     assert {"robot_state_publisher", "rviz2"} <= set(launched)
 
 
+def declared_arguments() -> dict[str, str]:
+    """name → default value of every DeclareLaunchArgument with a constant default."""
+    declared = {}
+    for call in ast.walk(launch_tree()):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "DeclareLaunchArgument":
+            default = next((k.value for k in call.keywords if k.arg == "default_value"), None)
+            declared[string_constant(call.args[0])] = default.value if isinstance(default, ast.Constant) else None
+    return declared
+
+
 def test_launch_declares_the_documented_arguments():
-    declared = {
-        string_constant(call.args[0])
-        for call in ast.walk(launch_tree())
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "DeclareLaunchArgument"
-    }
-    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= declared
+    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= set(declared_arguments())
+
+
+def test_node_arguments_left_unset_keep_the_params_file_values():
+    """An empty default means "not given": the node keeps its value from params_file."""
+    defaults = declared_arguments()
+    for name in ("hardware", "port", "model", "display"):
+        assert defaults[name] == "", name
 
 
 def test_recording_is_an_mcap_bag_of_the_recorded_topics_named_with_the_topics_option():
