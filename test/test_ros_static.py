@@ -165,6 +165,26 @@ def test_urdf_joint_matches_the_driver_and_has_the_marker_frame():
     assert "head" in {link.get("name") for link in robot.iter("link")}
 
 
+def urdf_elements(urdf: str) -> list:
+    """Tag and attributes of every element, in document order."""
+    return [(element.tag, sorted(element.attrib.items())) for element in ElementTree.fromstring(urdf).iter()]
+
+
+def test_urdf_passes_as_a_command_line_parameter_for_replay():
+    """README: ``-p robot_description:="$(cat urdf/elbow_rig.urdf)"`` beside ``ros2 bag play``
+    (rcl reads the value as YAML: a ': ' in a comment would make it a mapping and fail)."""
+    text = (ROOT / "urdf" / "elbow_rig.urdf").read_text()
+    context = Context()
+    rclpy.init(context=context, args=["--ros-args", "-p", f"robot_description:={text}"])
+    try:
+        node = rclpy.create_node("urdf_override", context=context, automatically_declare_parameters_from_overrides=True)
+        value = node.get_parameter("robot_description").value
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+    assert urdf_elements(value) == urdf_elements(text)
+
+
 def test_rviz_config_shows_published_topics_and_the_urdf_frame(nodes_from_yaml):
     config = yaml.safe_load((ROOT / "config" / "paindiffusion.rviz").read_text())
     displays = config["Visualization Manager"]["Displays"]
