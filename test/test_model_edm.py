@@ -1,5 +1,6 @@
 """EDM preconditioning (paper eq. 3, Karras et al. 2022 Table 1) and the per-frame loss."""
 
+import dataclasses
 import math
 
 import torch
@@ -7,7 +8,7 @@ from torch import nn
 
 from paindiffusion_ros.model.conditions import Conditions
 from paindiffusion_ros.model.config import ModelConfig
-from paindiffusion_ros.model.edm import EDMPrecond, edm_coefficients, edm_loss, sample_training_sigma
+from paindiffusion_ros.model.edm import EDMPrecond, clean_context, edm_coefficients, edm_loss, sample_training_sigma
 from paindiffusion_ros.model.network import TemporalUNet
 
 torch.set_num_threads(1)  # tiny forwards: one thread avoids OpenMP spin contention on a shared 2-core CPU
@@ -85,3 +86,36 @@ def test_loss_is_seeded_finite_and_trains():
         optim.step()
         losses.append(loss.item())
     assert sum(losses[-5:]) < sum(losses[:5])
+
+
+def test_clean_context_zeroes_a_token_prefix_in_the_chosen_share_of_windows():
+    sigma = sample_training_sigma(2000, 64, 4, 0.4, 1.7, torch.Generator().manual_seed(3))
+    out = clean_context(sigma, 4, 0.5, torch.Generator().manual_seed(4))
+    clean = out == 0
+    tokens = clean.reshape(2000, 16, 4)
+    assert torch.equal(tokens, tokens[..., :1].expand_as(tokens))
+    lengths = tokens[..., 0].sum(1)
+    # a prefix: every clean token precedes every noisy one
+    assert torch.equal(tokens[..., 0], torch.arange(16) < lengths.unsqueeze(1))
+    assert abs((lengths > 0).float().mean().item() - 0.5) < 0.04
+    assert lengths.max().item() == 8 and lengths[lengths > 0].min().item() == 1
+    assert torch.equal(out[~clean], sigma[~clean])
+
+
+def test_loss_with_clean_context_is_the_mean_over_the_noisy_frames_only():
+    torch.manual_seed(0)
+    config = dataclasses.replace(TINY, p_context=1.0)
+    precond = EDMPrecond(TemporalUNet(config), config.sigma_data)
+    z0 = torch.randn(4, 32, 53, generator=torch.Generator().manual_seed(2))
+    cond = conditions(4, 32)
+    loss = edm_loss(precond, z0, cond, torch.Generator().manual_seed(5))
+
+    g = torch.Generator().manual_seed(5)  # the same draws, in the loss's order
+    sigma = clean_context(sample_training_sigma(4, 32, 4, config.p_mean, config.p_std, g), 4, 1.0, g)
+    noise = torch.randn(z0.shape, generator=g) * sigma.unsqueeze(-1)
+    error = (precond(z0 + noise, sigma, cond) - z0) ** 2
+    noisy = sigma > 0
+    assert (~noisy).any() and noisy.any()
+    assert torch.equal(error[~noisy], torch.zeros_like(error[~noisy]))
+    weight = (sigma[noisy] ** 2 + 1) / sigma[noisy] ** 2
+    torch.testing.assert_close(loss, (weight.unsqueeze(-1) * error[noisy]).mean())

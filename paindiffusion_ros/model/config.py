@@ -43,6 +43,9 @@ class ModelConfig:
     sigma_min: float = field(default=0.02, metadata={"help": "smallest sampling σ", "range": (1e-5, 1.0)})
     sigma_max: float = field(default=5.0, metadata={"help": "largest sampling σ", "range": (1.0, 1000.0)})
     rho: float = field(default=7.0, metadata={"help": "Karras schedule ρ", "range": (1.0, 20.0)})
+    p_context: float = field(
+        default=0.0, metadata={"help": "training windows that begin with clean context tokens (σ = 0), as the stream holds its context", "range": (0.0, 1.0)}
+    )
     condition_dropout: float = field(default=0.1, metadata={"help": "training drop probability per condition", "range": (0.0, 1.0)})
     stimulus_history: int = field(
         default=1, metadata={"help": "tokens of stimulus each token's own stimulus embedding sees: its own and the preceding ones (causal)", "range": (1, 256)}

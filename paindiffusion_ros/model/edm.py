@@ -60,19 +60,38 @@ def sample_training_sigma(batch: int, frames: int, stack: int, p_mean: float, p_
     return (draw * p_std + p_mean).exp().repeat_interleave(stack, dim=1)
 
 
+def clean_context(sigma: torch.Tensor, stack: int, p_context: float,
+                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """σ (B, T) with, in a fraction ``p_context`` of the windows, a clean prefix (σ = 0) of
+    1 … T/(2·stack) tokens — the clean context the diffusion-forcing stream conditions on
+    (Chen et al. 2024, §3.3: a token at noise level 0 is an observed one)."""
+    batch, frames = sigma.shape
+    tokens = frames // stack
+    has_context = torch.rand(batch, generator=generator, device=sigma.device) < p_context
+    length = torch.randint(1, max(tokens // 2, 1) + 1, (batch,), generator=generator, device=sigma.device)
+    index = torch.arange(tokens, device=sigma.device)
+    clean = (has_context.unsqueeze(1) & (index < length.unsqueeze(1))).repeat_interleave(stack, dim=1)
+    return sigma.masked_fill(clean, 0.0)
+
+
 def edm_loss(precond: EDMPrecond, z0: torch.Tensor, cond: Conditions,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """EDM training loss (paper eqs. 4–6) with an independent log-normal σ per frame.
 
     E[λ(σ)·‖D_θ(z0 + n; σ, c) − z0‖²], n ~ N(0, σ²I), λ(σ) = (σ²+σ_d²)/(σ·σ_d)², which
     equals eq. 4's ‖F_pred − F_target‖². Frames of one stacked token share σ (see
-    ``network``). Condition dropout is the caller's: pass ``cond.drop(p, generator)``.
+    ``network``). With ``p_context`` > 0 some windows start with clean context tokens
+    (``clean_context``); they condition the others and are left out of the mean, since
+    D = z there by construction. Condition dropout is the caller's: pass ``cond.drop(p, generator)``.
     """
     cfg = precond.net.config
-    batch, frames, _ = z0.shape
+    batch, frames, dim = z0.shape
     sigma = sample_training_sigma(batch, frames, cfg.stack, cfg.p_mean, cfg.p_std, generator, z0.device)
+    if cfg.p_context > 0:
+        sigma = clean_context(sigma, cfg.stack, cfg.p_context, generator)
     noise = torch.randn(z0.shape, generator=generator, device=z0.device) * sigma.unsqueeze(-1)
     denoised = precond(z0 + noise, sigma, cond)
     sd = precond.sigma_data
-    weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
-    return (weight.unsqueeze(-1) * (denoised - z0) ** 2).mean()
+    noisy = sigma > 0
+    weight = torch.where(noisy, (sigma**2 + sd**2) / (sigma * sd).clamp(min=1e-12) ** 2, 0.0)
+    return (weight.unsqueeze(-1) * (denoised - z0) ** 2).sum() / (noisy.sum() * dim)
