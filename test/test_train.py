@@ -79,7 +79,7 @@ def test_config_file_errors_name_the_key(tmp_path):
 def test_default_config_file_parses():
     config = load_run_config(Path(__file__).parent.parent / "config" / "train_default.yaml")
     defaults = ModelConfig()
-    tuned = ("p_mean", "p_std", "sigma_max", "stimulus_history", "expressiveness_max", "channels", "global_scale_shift")
+    tuned = ("p_mean", "p_std", "sigma_max", "stimulus_history", "expressiveness_max", "channels", "global_scale_shift", "p_context")
     architecture = replace(config.model, **{name: getattr(defaults, name) for name in tuned})
     assert architecture == defaults
     assert config.model.stimulus_history * config.model.stack >= 2 * 25  # covers the 1–2 s facial latency
