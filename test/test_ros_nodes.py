@@ -105,6 +105,28 @@ def test_elbow_driver_keeps_running_with_error_diagnostics_when_the_port_is_miss
         assert listener.get("/joint_states") == []
 
 
+def test_elbow_driver_keeps_running_with_error_diagnostics_for_a_bad_backend_setting(context, capfd):
+    driver = ElbowDriverNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("backend", value="dynamixel"),
+            Parameter("baudrate", value=123456),
+            Parameter("reopen_period", value=0.2),
+        ],
+    )
+    listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
+    with NodeThreads([driver, listener.node], context):
+        assert wait_for(lambda: len(statuses(listener, "elbow_driver: elbow")) >= 2, timeout=6)
+        status = statuses(listener, "elbow_driver: elbow")[-1]
+        assert status.level == DiagnosticStatus.ERROR
+        assert "baudrate=123456" in status.message and "Dynamixel rate" in status.message
+        assert listener.get("/joint_states") == []
+        (mode,) = driver.set_parameters([Parameter("mode", value="hold")])
+        assert mode.successful and driver.elbow.settings.mode == "hold"
+    assert driver.backend is None
+    assert capfd.readouterr().err.count("cannot open the dynamixel elbow: elbow setting baudrate=123456") == 1
+
+
 def test_elbow_driver_on_an_emulated_mx64(context, tmp_path):
     """The real Dynamixel backend against the pty emulator: rate, angle, fault, torque off."""
     emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()

@@ -2,8 +2,9 @@
 
 Parameters: every field of ``hardware.base.ElbowConfig`` (start-up only, except ``mode``,
 which switches compliant/hold/resist at run time) plus ``ElbowDriverSettings``. A port
-that cannot be opened is an ERROR on ``/diagnostics`` and is retried; the node never
-exits for it. Destroying the node closes the backend (torque off, port closed).
+that cannot be opened, or a setting the backend refuses (an unsupported Dynamixel baud
+rate), is an ERROR on ``/diagnostics`` and is retried; the node never exits for it.
+Destroying the node closes the backend (torque off, port closed).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ElbowDriverNode(Node):
         super().__init__(node_name, **kwargs)
         self.settings = ParameterGroup(self, ElbowDriverSettings()).settings
         self.elbow = ParameterGroup(self, ElbowConfig(), mutable=("mode",), apply=self._apply_elbow)
-        self.backend: ElbowBackend = make_backend(self.elbow.settings)
+        self.backend: Optional[ElbowBackend] = None
         self.open_error = ""
         self.joint_states = self.create_publisher(JointState, "/joint_states", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -54,7 +55,10 @@ class ElbowDriverNode(Node):
         self.create_timer(self.settings.reopen_period, self._reopen, callback_group=hardware)
 
     def _open(self) -> None:
+        """Make the backend (once its settings are accepted) and open it; errors are logged once."""
         try:
+            if self.backend is None:
+                self.backend = make_backend(self.elbow.settings)
             self.backend.open()
             self.open_error = ""
         except ElbowError as error:
@@ -67,7 +71,9 @@ class ElbowDriverNode(Node):
             self._open()
 
     def _apply_elbow(self, changes: dict[str, Any]) -> None:
-        """Run-time change of ``mode`` (the only mutable elbow field)."""
+        """Run-time change of ``mode`` (the only mutable elbow field); a backend made later starts in it."""
+        if self.backend is None:
+            return
         try:
             self.backend.set_mode(changes["mode"])
         except ElbowError as error:
@@ -102,7 +108,8 @@ class ElbowDriverNode(Node):
 
     def destroy_node(self) -> None:
         """Close the backend (torque off, port closed) before the node goes."""
-        self.backend.close()
+        if self.backend is not None:
+            self.backend.close()
         super().destroy_node()
 
 
