@@ -12,6 +12,7 @@ import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.context import Context
+from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import String
@@ -125,6 +126,12 @@ def test_elbow_driver_keeps_running_with_error_diagnostics_for_a_bad_backend_set
         assert mode.successful and driver.elbow.settings.mode == "hold"
     assert driver.backend is None
     assert capfd.readouterr().err.count("cannot open the dynamixel elbow: elbow setting baudrate=123456") == 1
+
+
+def test_elbow_driver_rejecting_an_out_of_range_setting_leaves_a_context_that_shuts_down_cleanly(context):
+    with pytest.raises(ParameterException, match="baudrate"):
+        ElbowDriverNode(context=context, parameter_overrides=[Parameter("baudrate", value=1)])
+    assert rclpy.try_shutdown(context=context) is None  # destroys the half-built node
 
 
 def test_elbow_driver_on_an_emulated_mx64(context, tmp_path):

@@ -41,9 +41,9 @@ class ElbowDriverNode(Node):
 
     def __init__(self, node_name: str = "elbow_driver", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self.backend: Optional[ElbowBackend] = None  # before the parameters: a rejected one still destroys the node
         self.settings = ParameterGroup(self, ElbowDriverSettings()).settings
         self.elbow = ParameterGroup(self, ElbowConfig(), mutable=("mode",), apply=self._apply_elbow)
-        self.backend: Optional[ElbowBackend] = None
         self.open_error = ""
         self.joint_states = self.create_publisher(JointState, "/joint_states", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
