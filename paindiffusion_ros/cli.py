@@ -3,7 +3,8 @@
 Each sub-command lives in the module that owns its behaviour; that module exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules load only when their
 command is chosen, so ``paindiffusion --help`` stays fast and one command's heavy
-imports never slow another.
+imports never slow another. A user error (bad option value, missing file) is one line
+``paindiffusion COMMAND: reason`` on stderr and exit status 2, like an argparse error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("paindiffusion_ros.eval.report", "evaluate a model against the baselines (paper Table I)"),
     "render": ("paindiffusion_ros.face.render_command", "render generated parameters to an mp4"),
 }
+
+
+USAGE_ERROR = 2
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+"""What a command raises for bad input: the project's input errors (``CheckpointError``,
+``FlameError``, ``StimulusCSVError``, ``DatasetError``, settings out of range) are
+ValueErrors. Any other exception is a bug and keeps its traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +55,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"paindiffusion {name}", description=text)
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(rest)) or 0)
+    options = parser.parse_args(rest)
+    try:
+        return int(module.run(options) or 0)
+    except USER_ERRORS as error:
+        return user_error(name, str(error) or type(error).__name__)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):  # a command's own ``raise SystemExit("reason")``
+            return user_error(name, stop.code)
+        raise
+
+
+def user_error(command: str, reason: str) -> int:
+    """Print ``paindiffusion COMMAND: reason`` to stderr; the usage-error status."""
+    print(f"paindiffusion {command}: {reason}", file=sys.stderr)
+    return USAGE_ERROR
 
 
 if __name__ == "__main__":

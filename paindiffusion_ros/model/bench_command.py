@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.chunks < 1:
+        raise ValueError(f"--chunks must be at least 1, got {args.chunks}")
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model
         if not model and not default_model_dir().is_dir():

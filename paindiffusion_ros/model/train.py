@@ -64,6 +64,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "training")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ValueError(f"training: device={self.device!r} is not a torch device (cpu, cuda, cuda:N)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"training: device={self.device!r}, but torch {torch.__version__} finds no CUDA device")
 
     @property
     def warmup(self) -> int:
