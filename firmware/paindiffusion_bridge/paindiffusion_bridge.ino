@@ -3,18 +3,23 @@
 // when no motor answers, a potentiometer on A0. Protocol: firmware/README.md.
 //
 // Libraries: DynamixelShield and Dynamixel2Arduino (Arduino Library Manager).
-// Boards (as in the DynamixelShield examples): on an Uno or Mega the shield takes the hardware UART
-// (pins 0/1), so the host talks through SoftwareSerial on pins 7 (RX) / 8 (TX) with a USB-serial
-// adapter at 57600; a Due or Zero uses its native USB port (SerialUSB) and boards whose USB port
-// is not the shield's UART (Leonardo, MKR) use Serial, both at 115200.
+// Boards: on an Uno or Mega 2560 the shield takes the hardware UART Serial (pins 0/1), so the host
+// talks through a USB-serial adapter: an Uno through SoftwareSerial on pins 7 (RX) / 8 (TX) at 57600,
+// a Mega through its second UART Serial1 on pins 19 (RX1) / 18 (TX1) at 115200 (a Mega's
+// SoftwareSerial can only receive on pins 10-15, 50-53 and A8-A15). A Due or Zero uses its native
+// USB port (SerialUSB) and boards whose USB port is not the shield's UART (Leonardo, MKR) use
+// Serial, both at 115200.
 
 #include <DynamixelShield.h>
 
-#if defined(ARDUINO_AVR_UNO) || defined(ARDUINO_AVR_MEGA2560)
+#if defined(ARDUINO_AVR_UNO)
 #include <SoftwareSerial.h>
 SoftwareSerial host_serial(7, 8);
 #define HOST host_serial
 const unsigned long HOST_BAUD = 57600;
+#elif defined(ARDUINO_AVR_MEGA2560)
+#define HOST Serial1
+const unsigned long HOST_BAUD = 115200;
 #elif defined(ARDUINO_SAM_DUE) || defined(ARDUINO_SAM_ZERO)
 #define HOST SerialUSB
 const unsigned long HOST_BAUD = 115200;
