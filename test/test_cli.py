@@ -62,3 +62,13 @@ def test_an_unexpected_exception_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(demo, "run", broken)
     with pytest.raises(KeyError, match="a bug"):
         cli.main(["demo"])
+
+
+def test_a_node_parameter_refused_at_demo_start_is_one_line_and_status_2(tmp_path, capfd):
+    """rclpy's ParameterException names the node and parameter; the half-built node shuts down cleanly."""
+    argv = ["demo", "--image-size", "10", "--duration", "1", "--out", str(tmp_path / "out"), "--no-video"]
+    assert cli.main(argv) == 2
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("paindiffusion demo: ")]
+    assert errors == [err.splitlines()[-1]] and "node face_renderer" in errors[0] and "Parameter size out of range" in errors[0]
+    assert "Traceback" not in err and "Exception" not in err

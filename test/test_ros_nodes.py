@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from paindiffusion_ros.hardware.emulator import MX64Emulator
 from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.graph import NodeThreads
+from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.qos import LATCHED, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 
@@ -132,6 +134,28 @@ def test_elbow_driver_rejecting_an_out_of_range_setting_leaves_a_context_that_sh
     with pytest.raises(ParameterException, match="baudrate"):
         ElbowDriverNode(context=context, parameter_overrides=[Parameter("baudrate", value=1)])
     assert rclpy.try_shutdown(context=context) is None  # destroys the half-built node
+
+
+@pytest.mark.parametrize(
+    "cls, name, value",
+    [
+        (ElbowDriverNode, "rate", 10.0),
+        (StimulusMapperNode, "idle_rate", 0.0),
+        (StimulusMapperNode, "max_c", 60.0),
+        (PainGeneratorNode, "rate", 0.5),
+        (PainGeneratorNode, "guidance_stimulus", 11.0),
+        (FaceRendererNode, "size", 10),
+        (FaceRendererNode, "size", "big"),
+        (FaceRendererNode, "window.mode", "bogus"),
+    ],
+)
+def test_a_node_refusing_a_parameter_names_it_and_its_half_built_node_shuts_down_cleanly(context, cls, name, value):
+    """First or a later parameter group: whatever destroy_node needs exists before any is declared."""
+    threads = threading.active_count()
+    with pytest.raises((ParameterException, ValueError), match=re.escape(name)):
+        cls(context=context, parameter_overrides=[Parameter(name, value=value)])
+    assert rclpy.try_shutdown(context=context) is None  # destroys the half-built node
+    assert threading.active_count() == threads
 
 
 def test_elbow_driver_on_an_emulated_mx64(context, tmp_path):

@@ -56,6 +56,7 @@ class FaceRendererNode(Node):
 
     def __init__(self, node_name: str = "face_renderer", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self.window: Optional[Display] = None  # before the parameters: a rejected one still destroys the node
         self.settings = ParameterGroup(self, FaceRendererSettings()).settings
         self.face_config = ParameterGroup(self, FaceConfig()).settings
         self.window_config = ParameterGroup(self, DisplayConfig(mode="fullscreen"), prefix="window").settings
@@ -72,7 +73,8 @@ class FaceRendererNode(Node):
         self.create_subscription(Float32MultiArray, "/face/expression", self._on_expression, LATEST)
         self.create_subscription(Vector3Stamped, "/face/jaw_pose", self._on_jaw, LATEST)
         self.create_subscription(String, "/face/expression_names", self._on_names, LATCHED)
-        self.window: Optional[Display] = Display(self.window_config) if self.settings.display else None
+        if self.settings.display:
+            self.window = Display(self.window_config)
         if self.settings.mesh_rate > 0:
             self.create_timer(1.0 / self.settings.mesh_rate, self._publish_mesh)
         self.create_timer(1.0 / self.settings.rate, self._render)

@@ -64,6 +64,7 @@ class PainGeneratorNode(Node):
 
     def __init__(self, node_name: str = "pain_generator", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self.worker: Optional[GenerationWorker] = None  # before the parameters: a rejected one still destroys the node
         self.settings = ParameterGroup(self, PainGeneratorSettings()).settings
         self.params = ParameterGroup(self, GeneratorConfig(), mutable=RUNTIME_FIELDS, apply=self._apply_runtime)
         self.binding: Optional[FaceBinding] = None
@@ -165,7 +166,8 @@ class PainGeneratorNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the generation thread before the node goes."""
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
         super().destroy_node()
 
 

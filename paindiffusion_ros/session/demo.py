@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import rclpy
 from rclpy.context import Context
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -106,13 +107,20 @@ def prepare_output(out: Path) -> tuple[Path, Path]:
 
 
 def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
-    """Instantiate the graph's nodes; on failure the ones already made are destroyed."""
+    """Instantiate the graph's nodes; on failure the ones already made are destroyed.
+
+    A parameter that rclpy refuses (out of its range, wrong type) is a ValueError naming
+    the node and the parameter; the half-built node goes with the context's shutdown.
+    """
     nodes: list[Node] = []
     try:
         for spec in specs:
             cls = getattr(importlib.import_module(spec.module), spec.cls)
             overrides = [Parameter(name, value=value) for name, value in spec.overrides]
-            nodes.append(cls(node_name=spec.name, context=context, parameter_overrides=overrides))
+            try:
+                nodes.append(cls(node_name=spec.name, context=context, parameter_overrides=overrides))
+            except ParameterException as error:
+                raise ValueError(f"node {spec.name}: {error}") from error
     except BaseException:
         for node in reversed(nodes):
             node.destroy_node()
