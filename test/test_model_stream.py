@@ -120,3 +120,21 @@ def test_every_token_walks_the_whole_karras_ladder_once(config):
     for token in range(finished):
         walked = [round(v, 5) for v in seen[token] if v > 0]
         assert [v for i, v in enumerate(walked) if i == 0 or v != walked[i - 1]] == expected, token
+
+
+def test_a_rest_face_starts_the_stream_as_clean_context_at_baseline_heat():
+    rest = torch.linspace(-1.0, 1.0, 53)
+    seen = []
+
+    def recording(x, sigma, stimulus, *conditions):
+        seen.append((x[0].clone(), sigma[0].clone(), stimulus[0].clone()))
+        return torch.zeros_like(x)
+
+    stream = DiffusionForcingStream(recording, TINY_CONFIG, STREAM, seed=0, rest=rest)
+    stream.advance(np.full(STREAM.horizon, 45.0))
+    c = STREAM.context
+    for x, sigma, stimulus in seen:
+        assert torch.equal(x[:c], rest.expand(c, -1)) and torch.equal(sigma[:c], torch.zeros(c))
+        assert torch.equal(stimulus[:c], torch.full((c,), 32.0))
+    with pytest.raises(ValueError, match="rest face"):
+        DiffusionForcingStream(recording, TINY_CONFIG, STREAM, rest=torch.zeros(50))

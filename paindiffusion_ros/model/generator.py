@@ -107,7 +107,9 @@ class PainGenerator:
         if config.threads:
             torch.set_num_threads(config.threads)  # process-wide: the sampler arithmetic runs in torch too
         backend = make_backend(config.backend, self.checkpoint, config.window, config.device, config.threads)
-        self._stream = DiffusionForcingStream(backend, self.checkpoint.config, config, seed=config.seed)
+        neutral = self.checkpoint.normalization.encode(np.zeros(self.checkpoint.config.latent_dim, dtype=np.float32))
+        self._stream = DiffusionForcingStream(backend, self.checkpoint.config, config, seed=config.seed,
+                                              rest=torch.as_tensor(neutral, dtype=torch.float32))
         self._apply()
 
     @property

@@ -7,7 +7,9 @@ Frames are grouped in tokens of k stacked frames that share a noise level. The w
       c tokens          h tokens                  f − h tokens
 
 Context tokens are the last generated frames, held clean (σ = 0); before anything has
-been generated they are padding held at σ_max. Future tokens follow the diffusion-forcing
+been generated they hold the ``rest`` face when one is given (the generator passes the
+neutral face, so a stream starts from rest at baseline heat instead of guessing what
+came before), else padding held at σ_max. Future tokens follow the diffusion-forcing
 pyramid scheduling matrix (Chen et al. 2024, "Diffusion Forcing", §3.3), continued
 forever over the global token index g and the global row clock τ (one denoiser call per
 row): level ℓ(g, τ) = clip(N − τ + ⌊u·g⌋, 0, N), σ = Karras ladder at level ℓ (ℓ = 0 is
@@ -47,6 +49,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from .conditions import STIMULUS_BASELINE_C
 from .config import ModelConfig
 from .sampler import SolverState, dpmpp_2m_step
 from .schedule import level_sigmas, pyramid_level
@@ -80,8 +83,12 @@ class StreamConfig:
 class DiffusionForcingStream:
     """Holds clean context and a partly denoised look-ahead; ``advance`` returns ``horizon`` new latent frames."""
 
-    def __init__(self, denoise: GuidedDenoise, model: ModelConfig, config: StreamConfig, seed: int = 0) -> None:
+    def __init__(self, denoise: GuidedDenoise, model: ModelConfig, config: StreamConfig, seed: int = 0,
+                 rest: Optional[torch.Tensor] = None) -> None:
         config.check(model)
+        if rest is not None and tuple(rest.shape) != (model.latent_dim,):
+            raise ValueError(f"rest face must have {model.latent_dim} latent values, got shape {tuple(rest.shape)}")
+        self._rest = rest
         self.denoise = denoise
         self.model = model
         self.config = config
@@ -104,8 +111,12 @@ class DiffusionForcingStream:
         self._clock = 0
         self._front = 0
         self._padding = self._fresh(cfg.context)
-        self._context = torch.zeros(0, self.model.latent_dim)
-        self._context_stimulus = torch.zeros(0)
+        if self._rest is None:
+            self._context = torch.zeros(0, self.model.latent_dim)
+            self._context_stimulus = torch.zeros(0)
+        else:
+            self._context = self._rest.float().expand(cfg.context, -1).clone()
+            self._context_stimulus = torch.full((cfg.context,), STIMULUS_BASELINE_C)
         future = cfg.window - cfg.context
         self._future = self._fresh(future)
         self._future_sigma = torch.full((future // self._k,), self.model.sigma_max, dtype=torch.float64)
