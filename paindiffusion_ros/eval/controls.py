@@ -2,7 +2,9 @@
 
 * Divergence (paper §IV: arbitrary-length generation "without divergence"): over a
   stimulus of identical 64-frame range-of-motion cycles, the last 64-frame window's
-  statistics must stay within 0.5–2× of the first window's.
+  statistics must stay within 0.5–2× of the first window's. The stream starts from the
+  neutral face, so its very first cycle is the onset of the response (PSPI ~0.3 where
+  later cycles settle at ~1.2–2); the measured frames follow one lead-in cycle.
 * Stimulus strength: BioVid-like plateaus at rising temperatures should give more
   facial movement (paper Fig. 8; measured here in the latent as the mean absolute
   frame-to-frame change of the 53 face parameters instead of optical flow) and more PSPI.
@@ -48,14 +50,16 @@ def window_statistics(generations: Sequence[Generation], frames: slice) -> dict[
 
 def divergence_check(generate: Generate, expressiveness: float, emotion: int, frames: int, seeds: Sequence[int],
                      window: int = 64, peak_c: float = 48.0) -> dict:
-    """First vs last ``window`` frames under identical periodic stimulus cycles."""
-    stimulus = periodic_stimulus(frames, window, peak_c)
+    """First vs last ``window`` of ``frames`` measured frames under identical periodic stimulus
+    cycles, after a lead-in of one cycle (``window`` frames) from the stream's rest start."""
+    stimulus = periodic_stimulus(window + frames, window, peak_c)
     generations = [generate(stimulus, expressiveness, emotion, s) for s in seeds]
-    first = window_statistics(generations, slice(0, window))
-    last = window_statistics(generations, slice(frames - window, frames))
+    first = window_statistics(generations, slice(window, 2 * window))
+    last = window_statistics(generations, slice(window + frames - window, window + frames))
     ratios = {k: (last[k] / first[k] if first[k] else None) for k in first if last[k] is not None}
     stable = all(r is not None and STABLE_RATIO[0] <= r <= STABLE_RATIO[1] for r in ratios.values())
-    return {"frames": frames, "window": window, "first": first, "last": last, "ratios": ratios, "stable": stable}
+    return {"frames": frames, "window": window, "lead_in": window, "first": first, "last": last, "ratios": ratios,
+            "stable": stable}
 
 
 def stimulus_response(generate: Generate, levels_c: Sequence[float], expressiveness: float, emotion: int,

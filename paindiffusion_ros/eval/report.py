@@ -191,7 +191,8 @@ def markdown(report: dict[str, Any]) -> str:
     if controls:
         d = controls["divergence"]
         lines += ["", "## Controls and stability", "",
-                  f"- Divergence over {d['frames']} frames (identical {d['window']}-frame range-of-motion cycles): "
+                  f"- Divergence over {d['frames']} frames (identical {d['window']}-frame range-of-motion cycles, "
+                  f"measured after a {d['lead_in']}-frame lead-in from the neutral start): "
                   f"last/first {d['window']}-frame window ratios "
                   + ", ".join(f"{k} {v:.2f}" for k, v in d["ratios"].items() if v is not None)
                   + f" → {'stable (all within 0.5–2×)' if d['stable'] else 'NOT within 0.5–2×'}."]
