@@ -43,7 +43,7 @@ def main() -> None:
               f"{r['p90_ms_per_advance']:>8.1f} {r['rtf']:>6.2f}")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+            json.dump({f"{r['backend']}.threads{r['threads']}.steps{r['steps']}": r for r in results}, handle, indent=2)
 
 
 if __name__ == "__main__":
