@@ -52,7 +52,9 @@ class StimulusMapperNode(Node):
             self, StimulusMapConfig(), mutable=("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile"), apply=self._apply_map
         )
         self.map = StimulusMap(self.params.settings)
-        self.last_input = time.monotonic()
+        self.last_input: Optional[float] = None
+        """Monotonic time of the last joint state; the first watchdog tick sets it, so the stale
+        timeout runs from the first spin, not from construction (the demo builds nodes first)."""
         self.stale_count = 0
         self.nan_count = 0
         self._reported_nan = 0
@@ -68,7 +70,7 @@ class StimulusMapperNode(Node):
 
     @property
     def stale(self) -> bool:
-        return time.monotonic() - self.last_input > self.params.settings.stale_timeout
+        return self.last_input is not None and time.monotonic() - self.last_input > self.params.settings.stale_timeout
 
     def _publish(self, stamp: Any, angle: float) -> None:
         current = self.map
@@ -90,6 +92,8 @@ class StimulusMapperNode(Node):
         self._publish(message.header.stamp, angle)
 
     def _watchdog(self) -> None:
+        if self.last_input is None:
+            self.last_input = time.monotonic()
         if not self.stale:
             return
         self.stale_count += 1
