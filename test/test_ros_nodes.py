@@ -99,44 +99,30 @@ def test_stimulus_mapper_stale_timeout_runs_from_the_first_spin_not_from_constru
         assert wait_for(lambda: mapper.stale_count > 0, timeout=2.0)
 
 
-def test_elbow_driver_keeps_running_with_error_diagnostics_when_the_port_is_missing(context):
+@pytest.mark.parametrize(
+    "setting, reason, retries",
+    [  # a missing port may appear (keep the backend, retry); a bad setting never works (no backend)
+        (Parameter("port", value="/dev/paindiffusion-missing"), ("serial port /dev/paindiffusion-missing does not exist",), True),
+        (Parameter("baudrate", value=123456), ("elbow setting baudrate=123456", "Dynamixel rate"), False),
+    ],
+    ids=["missing port", "bad baud rate"],
+)
+def test_elbow_driver_keeps_running_with_error_diagnostics_when_it_cannot_open_the_motor(context, capfd, setting, reason, retries):
     driver = ElbowDriverNode(
         context=context,
-        parameter_overrides=[
-            Parameter("backend", value="dynamixel"),
-            Parameter("port", value="/dev/paindiffusion-missing"),
-            Parameter("reopen_period", value=0.2),
-        ],
+        parameter_overrides=[Parameter("backend", value="dynamixel"), setting, Parameter("reopen_period", value=0.2)],
     )
     listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
     with NodeThreads([driver, listener.node], context):
         assert wait_for(lambda: len(statuses(listener, "elbow_driver: elbow")) >= 2, timeout=6)
         status = statuses(listener, "elbow_driver: elbow")[-1]
         assert status.level == DiagnosticStatus.ERROR
-        assert "/dev/paindiffusion-missing" in status.message
-        assert listener.get("/joint_states") == []
-
-
-def test_elbow_driver_keeps_running_with_error_diagnostics_for_a_bad_backend_setting(context, capfd):
-    driver = ElbowDriverNode(
-        context=context,
-        parameter_overrides=[
-            Parameter("backend", value="dynamixel"),
-            Parameter("baudrate", value=123456),
-            Parameter("reopen_period", value=0.2),
-        ],
-    )
-    listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
-    with NodeThreads([driver, listener.node], context):
-        assert wait_for(lambda: len(statuses(listener, "elbow_driver: elbow")) >= 2, timeout=6)
-        status = statuses(listener, "elbow_driver: elbow")[-1]
-        assert status.level == DiagnosticStatus.ERROR
-        assert "baudrate=123456" in status.message and "Dynamixel rate" in status.message
+        assert all(part in status.message for part in reason)
         assert listener.get("/joint_states") == []
         (mode,) = driver.set_parameters([Parameter("mode", value="hold")])
         assert mode.successful and driver.elbow.settings.mode == "hold"
-    assert driver.backend is None
-    assert capfd.readouterr().err.count("cannot open the dynamixel elbow: elbow setting baudrate=123456") == 1
+    assert (driver.backend is not None) == retries
+    assert capfd.readouterr().err.count(f"cannot open the dynamixel elbow: {reason[0]}") == 1
 
 
 def test_elbow_driver_rejecting_an_out_of_range_setting_leaves_a_context_that_shuts_down_cleanly(context):
