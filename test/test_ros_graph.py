@@ -99,8 +99,12 @@ class Probe:
 
 
 def rate(arrivals):
-    times = [t for t, _ in arrivals]
-    return (len(times) - 1) / (times[-1] - times[0])
+    """Sustained rate (Hz): the inverse of the least-squares slope of arrival time against
+    message index, so one late delivery at either end of the window (a busy 2-core CI
+    machine) does not read as a slower stream, while lost or skipped messages still do."""
+    times = np.array([t for t, _ in arrivals])
+    period = np.polyfit(np.arange(len(times)), times, 1)[0]
+    return 1.0 / period
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +229,7 @@ def test_bad_model_streams_a_neutral_face_with_error_diagnostics():
         threads.stop()
         rclpy.shutdown(context=context)
     arrivals = probe.since("/face/expression", start + 0.5)
-    assert rate(arrivals) == pytest.approx(25.0, rel=0.02)
+    assert rate(arrivals) == pytest.approx(25.0, rel=0.02), generator.clock.slipped
     assert all(not any(m.data) for _, m in arrivals)
     errors = [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
     assert errors and "/nonexistent/model" in errors[-1].message
