@@ -31,6 +31,15 @@ def test_full_intensity_reaches_pspi_max():
     assert facs.pspi(facs.CHANNEL_MAX)[()] == pytest.approx(facs.PSPI_MAX)
 
 
+def test_out_of_range_channels_are_clipped_into_the_facs_range_before_the_read_out():
+    e = np.zeros((2, 50), np.float32)
+    e[0] = -0.1                                       # a decoded frame just below neutral
+    e[1, list(facs.au_indices("AU4"))] = [-1.0, 3.0]  # sides clipped to 0 and 3 -> AU4 = 1.5
+    e[1, list(facs.au_indices("AU43"))] = 1.4         # eye closure tops out at 1
+    np.testing.assert_allclose(facs.pspi(e), [0.0, 1.5 + 1.0])
+    assert facs.pspi(facs.CHANNEL_MAX * 2)[()] == pytest.approx(facs.PSPI_MAX)
+
+
 def test_wrong_width_and_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match="50 expression channels"):
         facs.pspi(np.zeros(53))

@@ -7,7 +7,8 @@ FACS A–E scale mapped to 0–5, except the eye-closure channels (AU43, AU45), 
 are the fraction of lid closure in 0–1. ``_L``/``_R`` are the subject's left/right.
 
 PSPI (Prkachin & Solomon 2008) = AU4 + max(AU6, AU7) + max(AU9, AU10) + AU43,
-range 0–16; bilateral units enter as the mean of their two sides.
+range 0–16; bilateral units enter as the mean of their two sides, each clipped into
+its FACS range first, so the read-out of any frame lies in 0–16.
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ CHANNEL_MAX = np.array([channel_max(n) for n in EXPRESSION_CHANNELS], dtype=np.f
 
 
 def au_intensity(expression: np.ndarray, au: str) -> np.ndarray:
-    """Intensity of one action unit over ``expression[..., 50]`` (mean of the sides)."""
-    return np.asarray(expression)[..., list(au_indices(au))].mean(axis=-1)
+    """Intensity of one action unit over ``expression[..., 50]`` (mean of the sides).
+
+    Each side is first clipped into its FACS range (0 to ``channel_max``), so a decoded
+    model frame that strays a little outside it (e.g. -0.05) reads as a valid intensity.
+    """
+    indices = list(au_indices(au))
+    return np.clip(np.asarray(expression)[..., indices], 0.0, CHANNEL_MAX[indices]).mean(axis=-1)
 
 
 def pspi(expression: np.ndarray) -> np.ndarray:
