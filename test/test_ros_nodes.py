@@ -9,13 +9,14 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import JointState, Temperature
+from sensor_msgs.msg import Image, JointState, Temperature
 from std_msgs.msg import String
 
 from paindiffusion_ros.face.binding import FLAME_EMOCA
@@ -25,7 +26,7 @@ from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
-from paindiffusion_ros.nodes.qos import LATCHED, STREAM
+from paindiffusion_ros.nodes.qos import LATCHED, LATEST, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 
 
@@ -38,12 +39,12 @@ def context():
 
 
 class Listener:
-    def __init__(self, context, topics):
+    def __init__(self, context, topics, qos=STREAM):
         self.node = rclpy.create_node("listener", context=context)
         self.lock = threading.Lock()
         self.received = {topic: [] for topic in topics}
         for topic, kind in topics.items():
-            self.node.create_subscription(kind, topic, self._store(topic), STREAM)
+            self.node.create_subscription(kind, topic, self._store(topic), qos)
 
     def _store(self, topic):
         def store(message):
@@ -142,6 +143,8 @@ def test_elbow_driver_rejecting_an_out_of_range_setting_leaves_a_context_that_sh
         (FaceRendererNode, "size", 10),
         (FaceRendererNode, "size", "big"),
         (FaceRendererNode, "window.mode", "bogus"),
+        (FaceRendererNode, "region", "nose"),
+        (FaceRendererNode, "render.supersample", 9),
     ],
 )
 def test_a_node_refusing_a_parameter_names_it_and_its_half_built_node_shuts_down_cleanly(context, cls, name, value):
@@ -203,6 +206,21 @@ def test_face_renderer_reports_a_model_for_another_face(context):
     with NodeThreads([renderer, listener.node], context):
         assert wait_for(lambda: any(s.level == DiagnosticStatus.ERROR for s in statuses(listener, "face_renderer: face")))
         assert "builtin-facs-53" in renderer.mismatch
+
+
+@pytest.mark.parametrize("region, background, square", [("full", 0xFF0000, True), ("mouth", 0x0000FF, False)])
+def test_face_renderer_frames_its_region_with_the_configured_render_settings(context, region, background, square):
+    overrides = [Parameter("size", value=96), Parameter("mesh_rate", value=0.0), Parameter("region", value=region),
+                 Parameter("render.background", value=background)]
+    renderer = FaceRendererNode(context=context, parameter_overrides=overrides)
+    listener = Listener(context, {"/face/image": Image}, LATEST)
+    with NodeThreads([renderer, listener.node], context):
+        assert wait_for(lambda: listener.get("/face/image"))
+    image = listener.get("/face/image")[0]
+    assert image.width == 96 and (image.height == 96) == square
+    pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.width, 3)
+    is_background = np.all(pixels == np.frombuffer(background.to_bytes(3, "big"), np.uint8), axis=-1)
+    assert is_background.any() and not is_background[image.height // 2, image.width // 2]
 
 
 def test_sigint_shuts_a_node_process_down_cleanly():

@@ -23,7 +23,7 @@ from ..face.display import Display, DisplayConfig
 from ..face.facs import EXPRESSION_DIM, JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
-from ..face.render import FaceRenderer
+from ..face.render import REGIONS, FaceRenderer, RenderConfig
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .marker_cdr import serialize_marker
 from .params import ParameterGroup
@@ -35,7 +35,8 @@ from .spin import run_node
 class FaceRendererSettings:
     """Output settings of the face renderer node."""
 
-    size: int = field(default=512, metadata={"help": "image width and height (pixels)", "range": (64, 2048)})
+    size: int = field(default=512, metadata={"help": "image width (pixels); the height too, except for a crop region, which keeps its aspect", "range": (64, 2048)})
+    region: str = field(default="full", metadata={"help": "what the camera frames: the full face, or a crop of the eyes or the mouth", "choices": REGIONS})
     rate: float = field(default=25.0, metadata={"help": "image rate (Hz)", "range": (1.0, 60.0)})
     mesh_rate: float = field(default=2.0, metadata={"help": "rviz mesh marker rate (Hz); 0 turns the marker off", "range": (0.0, 10.0)})
     display: bool = field(default=False, metadata={"help": "show the face in a window (window.mode: fullscreen by default)"})
@@ -60,8 +61,9 @@ class FaceRendererNode(Node):
         self.settings = ParameterGroup(self, FaceRendererSettings()).settings
         self.face_config = ParameterGroup(self, FaceConfig()).settings
         self.window_config = ParameterGroup(self, DisplayConfig(mode="fullscreen"), prefix="window").settings
+        self.render_config = ParameterGroup(self, RenderConfig(), prefix="render").settings
         self.face = load_face(self.face_config.kind, self.face_config.flame_path)
-        self.renderer = FaceRenderer(self.face, self.settings.size)
+        self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
         self.expression = np.zeros(EXPRESSION_DIM, np.float32)
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
