@@ -276,6 +276,46 @@ def test_overheating_and_overload_turn_torque_off_and_are_reported(rig, fault):
     assert emulator.peek("torque_enable") == 0 and "refused" in elbow.status().message
 
 
+def test_a_write_the_motor_refuses_is_reported_and_leaves_torque_off(rig, caplog):
+    emulator, _, connect = rig
+    elbow = connect()
+    emulator.refuse_writes("goal_position")
+    with caplog.at_level(logging.ERROR):
+        elbow.set_mode("hold")
+    status = elbow.status()
+    refusal = "range" if emulator.table.protocol == 1 else "access"
+    assert status.connected and not status.torque_enabled and emulator.peek("torque_enable") == 0
+    assert "hold refused: MX-64 ID 1 refused writing goal_position" in status.message and refusal in status.message
+    assert status.level == 1 and "hold refused" in caplog.text
+    emulator.refuse_writes("goal_position", 0)
+    elbow.set_mode("hold")
+    assert elbow.status().torque_enabled and elbow.status().message == ""
+
+
+def test_a_mode_refused_at_open_still_opens_with_torque_off(rig):
+    emulator, _, connect = rig
+    emulator.refuse_writes("goal_position")
+    elbow = connect(mode="resist")
+    status = elbow.status()
+    assert status.connected and not status.torque_enabled and "resist refused" in status.message
+    assert read_fresh(elbow).position == pytest.approx(0.3, abs=TICK)
+
+
+def test_a_motor_that_refuses_torque_off_is_not_opened(rig):
+    emulator, _, connect = rig
+    emulator.refuse_writes("torque_enable")
+    with pytest.raises(ElbowError, match="refused writing torque_enable=0"):
+        connect()
+
+
+@pytest.mark.parametrize("protocol, error_byte, expected", [
+    (1, 0x00, ""), (1, 0x04, ""), (1, 0x48, "range, instruction"),
+    (2, 0x00, ""), (2, 0x80, ""), (2, 0x86, "data_limit"), (2, 0x07, "access"),
+])
+def test_instruction_errors_are_named_apart_from_hardware_alerts(protocol, error_byte, expected):
+    assert mx64.control_table(protocol).instruction_error(error_byte) == expected
+
+
 def test_angle_outside_the_limits_is_clamped_with_a_warning(rig, caplog):
     _, hand, connect = rig
     elbow = connect(lower_limit=0.0, upper_limit=1.0)

@@ -39,7 +39,7 @@ from typing import Callable, Optional
 import serial
 
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
 
 LOG = logging.getLogger(__name__)
 
@@ -206,5 +206,4 @@ class ArduinoElbow(SerialElbow):
         self.torque_enabled = reply[0] == "OK"
         if not self.torque_enabled:
             reason = {"nomotor": "the bridge reads a potentiometer and has no motor", "fault": f"the motor reports {', '.join(self.errors) or 'a fault'}"}
-            self.message = f"{mode} refused: {reason.get(reply[1], ' '.join(reply))}"
-            LOG.error("Arduino bridge: %s", self.message)
+            raise InstructionRefused(reason.get(reply[1], " ".join(reply)))

@@ -23,7 +23,7 @@ from dynamixel_sdk import COMM_SUCCESS, PacketHandler, PortHandler
 
 from . import mx64
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
 
 LOG = logging.getLogger(__name__)
 
@@ -123,6 +123,9 @@ class DynamixelElbow(SerialElbow):
         raw = value & ((1 << (8 * item.size)) - 1)
         (error_byte,) = self._transact(lambda: writers[item.size](self.port, self.config.motor_id, item.address, raw))
         self._note_error_byte(error_byte)
+        refusal = self.table.instruction_error(error_byte)
+        if refusal:
+            raise InstructionRefused(f"MX-64 ID {self.config.motor_id} refused writing {name}={value} ({refusal} error)")
 
     def _ensure_item(self, name: str, value: int) -> None:
         """Write ``value`` only when it differs (spares the EEPROM)."""
@@ -227,9 +230,7 @@ class DynamixelElbow(SerialElbow):
         if mode == "compliant":
             return
         if self.table.shutdown_errors.intersection(self.errors):
-            self.message = f"{mode} refused while the motor reports {', '.join(self.errors)}"
-            LOG.error("MX-64: %s", self.message)
-            return
+            raise InstructionRefused(f"the motor reports {', '.join(self.errors)}")
         table = self.table
         if table.protocol == 2:
             operating = mx64.OPERATING_MODE_POSITION if mode == "hold" else mx64.OPERATING_MODE_CURRENT_BASED_POSITION

@@ -337,6 +337,7 @@ class MX64Emulator(PtyDevice):
         self.overloaded = False
         self.hardware_errors = 0
         self.writes: list[tuple[str, int]] = []
+        self.refusals: dict[str, int] = {}
         self.parse = parse_protocol1 if protocol == 1 else parse_protocol2
         self.status_packet = status_protocol1 if protocol == 1 else status_protocol2
 
@@ -362,6 +363,12 @@ class MX64Emulator(PtyDevice):
         with self.lock:
             self.temperature_c = temperature_c
             self._update_errors()
+
+    def refuse_writes(self, name: str, error: Optional[int] = None) -> None:
+        """Answer every write to item ``name`` with an instruction error and leave it unchanged
+        (default: P1.0 Range error, P2.0 Access error); ``error=0`` accepts writes again."""
+        with self.lock:
+            self.refusals[name] = (P1_ERR_RANGE if self.table.protocol == 1 else P2_ERR_ACCESS) if error is None else error
 
     def overload(self, overloaded: bool = True) -> None:
         """Raise or clear the overload condition (error bit 5, torque off)."""
@@ -474,6 +481,8 @@ class MX64Emulator(PtyDevice):
         if not p1 and address < self.table.eeprom_end and self.peek("torque_enable"):
             return self._status(P2_ERR_ACCESS)
         name = self._item_at(address)
+        if self.refusals.get(name):
+            return self._status(self.refusals[name])
         value = int.from_bytes(data, "little")
         if name == "goal_position":
             low, high = self.peek("min_position_limit"), self.peek("max_position_limit")

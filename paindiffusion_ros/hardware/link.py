@@ -35,6 +35,10 @@ class LinkFault(Exception):
     """One transaction failed after its retries (timeout or corrupt packet)."""
 
 
+class InstructionRefused(ElbowError):
+    """The device answered but did not carry out an instruction (e.g. a write it refuses)."""
+
+
 def check_port(port: str) -> None:
     """Raise :class:`ElbowError` when ``port`` does not exist or this user may not open it."""
     if not os.path.exists(port):
@@ -136,7 +140,7 @@ class SerialElbow(ABC):
         self.message = ""
         try:
             self._connect()
-            self._apply_mode(self.mode)
+            self._enter_mode(self.mode)
         except (LinkLost, LinkFault) as error:
             self._close_port()
             raise ElbowError(f"{self.backend_name} elbow on {self.config.port} does not answer: {error}") from error
@@ -165,7 +169,7 @@ class SerialElbow(ABC):
             check_port(self.config.port)
             self.message = ""
             self._connect()
-            self._apply_mode(self.mode)
+            self._enter_mode(self.mode)
         except (ElbowError, LinkLost, LinkFault, OSError) as error:
             self._close_port()
             self.message = f"disconnected: reconnect failed: {error}"
@@ -205,10 +209,20 @@ class SerialElbow(ABC):
         self.mode = mode
         if not self.connected:
             return
+        self.message = ""
         try:
-            self._apply_mode(mode)
+            self._enter_mode(mode)
         except (LinkFault, LinkLost, OSError) as error:
             self._lose(f"while setting mode {mode}: {error}")
+
+    def _enter_mode(self, mode: str) -> None:
+        """Apply ``mode``; one the device refuses is reported (``message``) with torque left off."""
+        try:
+            self._apply_mode(mode)
+        except InstructionRefused as error:
+            self.message = f"{mode} refused: {error}"
+            LOG.error("%s elbow on %s: %s", self.backend_name, self.config.port, self.message)
+            self._torque_off()
 
     def status(self) -> ElbowStatus:
         """Link health for diagnostics."""

@@ -47,6 +47,9 @@ class ControlTable:
     """bit → name, from the status packet (P1.0) or Hardware Error Status (P2.0)."""
     shutdown_errors: frozenset[str]
     """errors on which the motor drops torque and the driver turns torque off and reports."""
+    instruction_errors: dict[int, str]
+    """status-packet error → name, for errors that mean the instruction was not carried out:
+    P1.0 bits of the error byte; P2.0 the error number in its low 7 bits (e-Manual)."""
     state_items: tuple[str, ...]
     """items of one full state read, contiguous in the table."""
     present_effort_item: str
@@ -84,6 +87,13 @@ class ControlTable:
     def error_names(self, bits: int) -> tuple[str, ...]:
         """Names of the set error bits."""
         return tuple(name for bit, name in sorted(self.error_bits.items()) if bits & (1 << bit))
+
+    def instruction_error(self, error_byte: int) -> str:
+        """Name of the status packet's instruction error ('' when the instruction was carried out)."""
+        if self.protocol == 2:
+            code = error_byte & ~P2_ALERT_BIT
+            return self.instruction_errors.get(code, f"error {code}") if code else ""
+        return ", ".join(name for bit, name in sorted(self.instruction_errors.items()) if error_byte & (1 << bit))
 
 
 PROTOCOL1 = ControlTable(
@@ -133,6 +143,7 @@ PROTOCOL1 = ControlTable(
     voltage_v_per_unit=0.1,
     error_bits={0: "input_voltage", 1: "angle_limit", 2: "overheating", 3: "range", 4: "checksum", 5: "overload", 6: "instruction"},
     shutdown_errors=frozenset({"input_voltage", "overheating", "overload"}),
+    instruction_errors={1: "angle_limit", 3: "range", 4: "checksum", 6: "instruction"},
     state_items=("present_position", "present_speed", "present_load", "present_voltage", "present_temperature"),
     present_effort_item="present_load",
     present_velocity_item="present_speed",
@@ -193,6 +204,7 @@ PROTOCOL2 = ControlTable(
     voltage_v_per_unit=0.1,
     error_bits={0: "input_voltage", 2: "overheating", 3: "motor_encoder", 4: "electrical_shock", 5: "overload"},
     shutdown_errors=frozenset({"input_voltage", "overheating", "motor_encoder", "electrical_shock", "overload"}),
+    instruction_errors={1: "result_fail", 2: "instruction", 3: "crc", 4: "data_range", 5: "data_length", 6: "data_limit", 7: "access"},
     state_items=("present_current", "present_velocity", "present_position", "velocity_trajectory", "position_trajectory", "present_input_voltage", "present_temperature"),
     present_effort_item="present_current",
     present_velocity_item="present_velocity",
