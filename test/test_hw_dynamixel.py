@@ -276,6 +276,22 @@ def test_overheating_and_overload_turn_torque_off_and_are_reported(rig, fault):
     assert emulator.peek("torque_enable") == 0 and "refused" in elbow.status().message
 
 
+def test_hold_after_the_motor_cooled_down_is_entered_again(rig):
+    """P1.0 drops the error bit when the cause is gone; P2.0 latches it until the driver reboots the motor."""
+    emulator, _, connect = rig
+    elbow = connect(mode="hold")
+    emulator.overheat(85.0)
+    read_fresh(elbow)
+    elbow.set_mode("hold")
+    assert "hold refused: the motor reports overheating" in elbow.status().message
+    assert not elbow.status().torque_enabled
+    emulator.overheat(40.0)
+    elbow.set_mode("hold")
+    status = elbow.status()
+    assert status.torque_enabled and emulator.peek("torque_enable") == 1
+    assert status.errors == () and status.level == 0, status
+
+
 def test_a_write_the_motor_refuses_is_reported_and_leaves_torque_off(rig, caplog):
     emulator, _, connect = rig
     elbow = connect()

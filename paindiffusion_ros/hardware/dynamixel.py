@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 SUPPORTED_BAUDRATES = (9600, 57600, 115200, 1_000_000, 2_000_000, 3_000_000, 4_000_000)
 GENTLE_SPEED_RAD_S = 1.0
 """Speed limit in hold/resist, so a released arm returns slowly to its anchor."""
+REBOOT_WAIT_S = 1.0
+"""How long a rebooting MX-64(2.0) may take to answer a ping again."""
 
 
 class TunedPortHandler(PortHandler):
@@ -180,6 +182,25 @@ class DynamixelElbow(SerialElbow):
         if self.torque_enabled and self.table.shutdown_errors.intersection(errors):
             self.torque_enabled = False
             self._write_item("torque_enable", 0)
+
+    def _clear_latched_errors(self) -> None:
+        """P2.0 keeps a hardware error (and torque off) until REBOOT (e-Manual, Hardware Error
+        Status); reboot it so a cleared fault does not block the mode. If the cause is still
+        there the motor latches it again and the mode is refused. P1.0 keeps none."""
+        if self.table.protocol != 2 or not self.table.shutdown_errors.intersection(self.errors):
+            return
+        LOG.warning("MX-64 ID %d: rebooting to clear %s", self.config.motor_id, ", ".join(self.errors))
+        self._transact(lambda: self.packets.reboot(self.port, self.config.motor_id))
+        deadline = time.monotonic() + REBOOT_WAIT_S
+        while True:
+            try:
+                _, error_byte = self._transact(lambda: self.packets.ping(self.port, self.config.motor_id))
+                break
+            except LinkFault:
+                if time.monotonic() >= deadline:
+                    raise
+        self.torque_enabled = False
+        self._note_error_byte(error_byte)
 
     def _read_state(self) -> ElbowState:
         start, length = self.table.state_block

@@ -126,6 +126,10 @@ class SerialElbow(ABC):
     def _apply_mode(self, mode: str) -> None:
         """Configure the device for ``mode`` and set ``torque_enabled``."""
 
+    def _clear_latched_errors(self) -> None:
+        """Before a mode the user asks for: clear errors the device keeps after their cause
+        is gone (default: none are kept)."""
+
     @abstractmethod
     def _torque_off(self) -> None:
         """Disable torque on the device."""
@@ -211,6 +215,8 @@ class SerialElbow(ABC):
             return
         self.message = ""
         try:
+            if mode != "compliant":
+                self._clear_latched_errors()
             self._enter_mode(mode)
         except (LinkFault, LinkLost, OSError) as error:
             self._lose(f"while setting mode {mode}: {error}")
