@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 DEMO_SECONDS ?= 30
+# Where pip finds torch: empty = the configured indexes (here the local CPU wheel). On a
+# bench PC, TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA one) picks the build.
+TORCH_INDEX ?=
 
 .PHONY: venv demo test bench clean
 
@@ -13,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): setup.py requirements-ros.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -r requirements-ros.txt
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
