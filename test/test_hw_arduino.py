@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from elbow_reads import read_fresh
 from paindiffusion_ros.hardware.arduino import ArduinoElbow, format_line, line_checksum, parse_line
 from paindiffusion_ros.hardware.base import ElbowConfig, ElbowError, make_backend
 from paindiffusion_ros.hardware.emulator import ArduinoBridgeEmulator
@@ -42,15 +43,6 @@ def bridge(tmp_path):
         elbow.close()
     for emulator in emulators:
         emulator.stop()
-
-
-def read_fresh(elbow, attempts=50):
-    for _ in range(attempts):
-        state = elbow.read()
-        if state is not None:
-            return state
-        time.sleep(0.01)
-    raise AssertionError(f"no state: {elbow.status()}")
 
 
 def test_line_checksum_is_the_xor_of_the_body():

@@ -12,6 +12,7 @@ import time
 import pytest
 from dynamixel_sdk import Protocol2PacketHandler
 
+from elbow_reads import read_fresh
 from paindiffusion_ros.hardware import mx64
 from paindiffusion_ros.hardware.base import ElbowConfig, ElbowError, make_backend
 from paindiffusion_ros.hardware.dynamixel import DynamixelElbow
@@ -58,15 +59,6 @@ def rig(request, tmp_path):
     for elbow in elbows:
         elbow.close()
     emulator.stop()
-
-
-def read_fresh(elbow, attempts=20):
-    for _ in range(attempts):
-        state = elbow.read()
-        if state is not None:
-            return state
-        time.sleep(0.01)
-    raise AssertionError(f"no state: {elbow.status()}")
 
 
 def wait_until(predicate, elbow, seconds=3.0):
