@@ -5,24 +5,18 @@ test, not the model); the shipped trained model is exercised in test_ros_reactio
 """
 
 import math
-import os
-import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rclpy
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import Vector3Stamped
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.time import Time
-from sensor_msgs.msg import Image, JointState, Temperature
-from std_msgs.msg import Float32, Float32MultiArray, String
-from visualization_msgs.msg import Marker
+from ros_probe import Probe, rate
 
 from paindiffusion_ros.face.binding import BUILTIN_FACS
 from paindiffusion_ros.model.checkpoint import save_checkpoint
@@ -33,9 +27,6 @@ from paindiffusion_ros.nodes.elbow_driver import ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
-from rclpy.qos import QoSProfile
-
-from paindiffusion_ros.nodes.qos import LATCHED, LATEST, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 from paindiffusion_ros.stimulus import StimulusMap
 
@@ -58,53 +49,6 @@ def tiny_checkpoint(directory: Path) -> Path:
     rng = np.random.default_rng(0)
     normalization = LatentNormalization.fit(rng.uniform(0, 1, size=(200, 50)), rng.normal(0, 0.05, size=(200, 3)))
     return save_checkpoint(directory, TemporalUNet(TINY), TINY, normalization, BUILTIN_FACS, {})
-
-
-class Probe:
-    """A node that stores what arrives, with its monotonic arrival time (deep queues, so a
-    busy test process loses nothing of the reliable streams)."""
-
-    def __init__(self, context: Context) -> None:
-        self.node = rclpy.create_node("probe", context=context)
-        self.messages = defaultdict(list)
-        self.lock = threading.Lock()
-        for topic, kind, qos, raw in (
-            ("/joint_states", JointState, STREAM, False),
-            ("/pain/stimulus", Temperature, STREAM, False),
-            ("/face/expression", Float32MultiArray, STREAM, False),
-            ("/face/jaw_pose", Vector3Stamped, STREAM, False),
-            ("/pain/pspi", Float32, STREAM, False),
-            ("/face/expression_names", String, LATCHED, False),
-            ("/diagnostics", DiagnosticArray, STREAM, False),
-            ("/face/image", Image, LATEST, True),
-            ("/face/mesh", Marker, STREAM, True),
-        ):
-            deep = QoSProfile(depth=200, reliability=qos.reliability, durability=qos.durability)
-            self.node.create_subscription(kind, topic, self._store(topic), deep, raw=raw)
-
-    def _store(self, topic):
-        def store(message):
-            with self.lock:
-                self.messages[topic].append((time.monotonic(), message))
-
-        return store
-
-    def since(self, topic, start):
-        with self.lock:
-            return [(t, m) for t, m in self.messages[topic] if t >= start]
-
-    def statuses(self, name_part):
-        with self.lock:
-            return [s for _, m in self.messages["/diagnostics"] for s in m.status if name_part in s.name]
-
-
-def rate(arrivals):
-    """Sustained rate (Hz): the inverse of the least-squares slope of arrival time against
-    message index, so one late delivery at either end of the window (a busy 2-core CI
-    machine) does not read as a slower stream, while lost or skipped messages still do."""
-    times = np.array([t for t, _ in arrivals])
-    period = np.polyfit(np.arange(len(times)), times, 1)[0]
-    return 1.0 / period
 
 
 @pytest.fixture(scope="module")
@@ -213,23 +157,3 @@ def test_runtime_parameters_are_validated_while_streaming(graph):
     count = len(probe.since("/face/expression", 0))
     time.sleep(0.5)
     assert len(probe.since("/face/expression", 0)) > count
-
-
-def test_bad_model_streams_a_neutral_face_with_error_diagnostics():
-    """On a domain of its own, apart from the module's running graph."""
-    context = Context()
-    rclpy.init(context=context, domain_id=int(os.environ["ROS_DOMAIN_ID"]) % 101 + 1)
-    generator = PainGeneratorNode(context=context, parameter_overrides=[Parameter("model", value="/nonexistent/model")])
-    probe = Probe(context)
-    threads = NodeThreads([generator, probe.node], context).start()
-    try:
-        start = time.monotonic()
-        time.sleep(6.5)
-    finally:
-        threads.stop()
-        rclpy.shutdown(context=context)
-    arrivals = probe.since("/face/expression", start + 0.5)
-    assert rate(arrivals) == pytest.approx(25.0, rel=0.02), generator.clock.slipped
-    assert all(not any(m.data) for _, m in arrivals)
-    errors = [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
-    assert errors and "/nonexistent/model" in errors[-1].message
