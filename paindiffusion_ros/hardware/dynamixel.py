@@ -164,6 +164,11 @@ class DynamixelElbow(SerialElbow):
         self._ensure_item("max_position_limit", high)
         self.position_limits = (low, high)
 
+    @property
+    def _shut_down(self) -> bool:
+        """Whether the motor reports an error on which it drops torque (overheating, overload, …)."""
+        return bool(self.table.shutdown_errors.intersection(self.errors))
+
     def _note_error_byte(self, error_byte: int) -> None:
         """Record hardware errors from a status packet; shutdown errors → torque off + report."""
         if self.table.protocol == 2:
@@ -179,7 +184,7 @@ class DynamixelElbow(SerialElbow):
         if errors != self.errors and errors:
             LOG.error("MX-64 ID %d reports %s", self.config.motor_id, ", ".join(errors))
         self.errors = errors
-        if self.torque_enabled and self.table.shutdown_errors.intersection(errors):
+        if self.torque_enabled and self._shut_down:
             self.torque_enabled = False
             self._write_item("torque_enable", 0)
 
@@ -187,7 +192,7 @@ class DynamixelElbow(SerialElbow):
         """P2.0 keeps a hardware error (and torque off) until REBOOT (e-Manual, Hardware Error
         Status); reboot it so a cleared fault does not block the mode. If the cause is still
         there the motor latches it again and the mode is refused. P1.0 keeps none."""
-        if self.table.protocol != 2 or not self.table.shutdown_errors.intersection(self.errors):
+        if self.table.protocol != 2 or not self._shut_down:
             return
         LOG.warning("MX-64 ID %d: rebooting to clear %s", self.config.motor_id, ", ".join(self.errors))
         self._transact(lambda: self.packets.reboot(self.port, self.config.motor_id))
@@ -250,7 +255,7 @@ class DynamixelElbow(SerialElbow):
         self._torque_off()
         if mode == "compliant":
             return
-        if self.table.shutdown_errors.intersection(self.errors):
+        if self._shut_down:
             raise InstructionRefused(f"the motor reports {', '.join(self.errors)}")
         table = self.table
         if table.protocol == 2:
