@@ -55,7 +55,7 @@ def divergence_check(generate: Generate, expressiveness: float, emotion: int, fr
     stimulus = periodic_stimulus(window + frames, window, peak_c)
     generations = [generate(stimulus, expressiveness, emotion, s) for s in seeds]
     first = window_statistics(generations, slice(window, 2 * window))
-    last = window_statistics(generations, slice(window + frames - window, window + frames))
+    last = window_statistics(generations, slice(frames, window + frames))
     ratios = {k: (last[k] / first[k] if first[k] else None) for k in first if last[k] is not None}
     stable = all(r is not None and STABLE_RATIO[0] <= r <= STABLE_RATIO[1] for r in ratios.values())
     return {"frames": frames, "window": window, "lead_in": window, "first": first, "last": last, "ratios": ratios,
