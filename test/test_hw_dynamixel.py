@@ -6,19 +6,22 @@ import os
 import signal
 import subprocess
 import sys
+import functools
 import textwrap
 import time
 
 import pytest
 from dynamixel_sdk import Protocol2PacketHandler
 
-from elbow_reads import read_fresh
+import elbow_reads
 from paindiffusion_ros.hardware import mx64
 from paindiffusion_ros.hardware.base import ElbowConfig, ElbowError, make_backend
 from paindiffusion_ros.hardware.dynamixel import DynamixelElbow
 from paindiffusion_ros.hardware.emulator import MX64Emulator, crc16, parse_protocol2, status_protocol2, stuff, unstuff
 
 TICK = mx64.RAD_PER_TICK
+read_fresh = functools.partial(elbow_reads.read_fresh, attempts=20)
+"""The emulated MX-64 answers at once: 20 tries (200 ms) as before the helper was shared."""
 
 
 class Hand:
