@@ -1,7 +1,12 @@
-"""Shared pytest set-up: every test process gets its own isolated ROS 2 domain."""
+"""Shared pytest set-up: every test process gets its own isolated ROS 2 domain.
+
+``PAINDIFFUSION_TEST_DOMAINS=LO-HI`` draws the domain from that range instead of 1–101,
+so several developers' test runs on one machine cannot see each other's graphs.
+"""
 
 import os
 import random
 
-os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 101))
+_lo, _hi = (int(x) for x in os.environ.get("PAINDIFFUSION_TEST_DOMAINS", "1-101").split("-"))
+os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(_lo, _hi))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
