@@ -220,7 +220,7 @@ def parse_protocol1(buffer: bytearray) -> Optional[Instruction]:
         del buffer[:start]
         if len(buffer) < 4:
             return None
-        if buffer[2] == 0xFF:
+        if buffer[2] == 0xFF or buffer[3] < 2:  # FF FF FF …, or no packet (e.g. a P2.0 header FF FF FD 00)
             del buffer[0]
             continue
         total = buffer[3] + 4
