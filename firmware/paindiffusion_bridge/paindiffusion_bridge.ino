@@ -9,6 +9,7 @@
 // SoftwareSerial can only receive on pins 10-15, 50-53 and A8-A15).
 
 #include <Arduino.h>
+#include <avr/sleep.h>
 
 #include "dynamixel.h"
 
@@ -389,4 +390,15 @@ void loop() {
       discarding = true;  // overlong line: dropped up to its newline; the host times out and retries
     }
   }
+  // Nothing to do until the next interrupt (a host byte, or the 1 ms timer): idle sleep. Interrupts
+  // are enabled by the instruction before SLEEP, so a byte arriving after the check still wakes it.
+  set_sleep_mode(SLEEP_MODE_IDLE);
+  cli();
+  if (!HOST.available()) {
+    sleep_enable();
+    sei();
+    sleep_cpu();
+    sleep_disable();
+  }
+  sei();
 }

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "avr_adc.h"
+#include "avr_extint.h"
 #include "avr_ioport.h"
 #include "avr_uart.h"
 #include "sim_avr.h"
@@ -501,6 +502,9 @@ int main(int argc, char **argv) {
   avr->frequency = F_CPU;
   avr->vcc = avr->avcc = avr->aref = 5000;
   avr->sleep = no_sleep;  /* pacing is done here, against the wall clock */
+  /* The firmware uses no external interrupt; simavr would otherwise poll every INTn pin held LOW
+   * (the direction pin D2 is INT0 on the Uno, INT4 on the Mega) on every cycle for a level trigger. */
+  for (uint8_t extint = 0; extint < EXTINT_COUNT; ++extint) avr_extint_set_strict_lvl_trig(avr, extint, 0);
 
   uint32_t quiet = 0;  /* no console echo of UART output, no usleep in UART polling */
   avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &quiet);
