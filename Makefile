@@ -9,7 +9,7 @@ DEMO_SECONDS ?= 30
 # bench PC, TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA one) picks the build.
 TORCH_INDEX ?=
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench clean firmware firmware-tools
 
 venv: $(STAMP)
 
@@ -24,11 +24,24 @@ $(STAMP): setup.py requirements-ros.txt
 demo: venv
 	$(BIN)/paindiffusion demo --duration $(DEMO_SECONDS) --out $(DEMO_OUT)
 
-test: venv
+test: venv firmware
 	$(BIN)/python -m pytest -q test
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
+# The Arduino bridge for the Uno and Mega and its simavr harness (test/test_firmware.py runs it):
+# Debian's AVR toolchain and simavr, installed with apt-get when missing.
+FIRMWARE_DEBS := gcc libc6-dev gcc-avr avr-libc arduino-core-avr libsimavr-dev
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+firmware-tools:
+	@$(MAKE) -s -C firmware check-tools >/dev/null || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(FIRMWARE_DEBS); } || \
+	  { echo "make test builds firmware/ with Debian's AVR toolchain and simavr: sudo apt-get install $(FIRMWARE_DEBS)"; exit 1; }
+
+firmware: firmware-tools
+	$(MAKE) -s -C firmware
+
 clean:
-	rm -rf $(VENV) runs *.egg-info
+	rm -rf $(VENV) runs *.egg-info firmware/build
