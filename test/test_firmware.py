@@ -17,11 +17,11 @@ import pytest
 import serial
 
 from elbow_reads import read_fresh
-from firmware_sim import BUILD, REPLY_TIMEOUT_S, SimulatedBridge, build
 from paindiffusion_ros.hardware import mx64
 from paindiffusion_ros.hardware.arduino import format_line, parse_line
 from paindiffusion_ros.hardware.base import ElbowConfig, make_backend
 from paindiffusion_ros.hardware.emulator import MX64Emulator, parse_protocol1
+from paindiffusion_ros.hardware.firmware_sim import BUILD, REPLY_TIMEOUT_S, SimulatedBridge, build
 
 QUANTUM = mx64.RAD_PER_TICK / 2 + 0.5e-3 + 1e-5
 """Angle resolution through the bridge: the MX-64's tick (±half) and the line protocol's mrad (±half)."""
