@@ -17,14 +17,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from bench_elbow import measure, serve
+from bench_elbow import read_runs, serve
 from paindiffusion_ros.hardware.base import ElbowConfig, make_backend
 from paindiffusion_ros.hardware.firmware_sim import BOARDS, REPLY_TIMEOUT_S, SimulatedBridge, build
 
@@ -41,25 +39,12 @@ def bench_board(board: str, runs: int, seconds: float, directory: Path) -> dict:
     elbow.reply_timeout = REPLY_TIMEOUT_S
     try:
         elbow.open()
-        rates, latencies = [], []
-        for _ in range(runs):
-            rate, run_latencies = measure(elbow, seconds)
-            rates.append(rate)
-            latencies.extend(run_latencies)
-        status = elbow.status()
+        return {**read_runs(elbow, runs, seconds), "baudrate": bridge.baudrate}
     finally:
         elbow.close()
         bridge.stop()
         stop.set()
         server.join(5.0)
-    return {
-        "reads_per_s_median": statistics.median(rates),
-        "reads_per_s_runs": rates,
-        "latency_ms_median": float(np.median(latencies)),
-        "latency_ms_p99": float(np.percentile(latencies, 99)),
-        "comm_errors": status.comm_errors,
-        "baudrate": bridge.baudrate,
-    }
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ import time
 import pytest
 import serial
 
-from elbow_reads import read_fresh
+from elbow_reads import Hand, read_fresh
 from paindiffusion_ros.hardware import mx64
 from paindiffusion_ros.hardware.arduino import format_line, parse_line
 from paindiffusion_ros.hardware.base import ElbowConfig, make_backend
@@ -25,19 +25,6 @@ from paindiffusion_ros.hardware.firmware_sim import BUILD, REPLY_TIMEOUT_S, Simu
 
 QUANTUM = mx64.RAD_PER_TICK / 2 + 0.5e-3 + 1e-5
 """Angle resolution through the bridge: the MX-64's tick (±half) and the line protocol's mrad (±half)."""
-
-
-class Hand:
-    def __init__(self, angle=0.0):
-        self.angle = angle
-        self.speed = 0.0
-        self.since = time.monotonic()
-
-    def sweep(self, start, speed):
-        self.angle, self.speed, self.since = start, speed, time.monotonic()
-
-    def __call__(self, t):
-        return self.angle + self.speed * (t - self.since)
 
 
 @pytest.fixture(scope="module", autouse=True)

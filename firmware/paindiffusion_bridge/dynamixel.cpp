@@ -10,7 +10,7 @@
 
 namespace {
 
-const unsigned long STATUS_TIMEOUT_US = 10000;  // return delay (<= 508 us) + a 64-byte packet at 57600 baud
+const unsigned long STATUS_TIMEOUT_US = 10000;  // Return Delay Time (<= 508 us) + a 64-byte packet at 1 Mbps, 10x over
 const uint8_t P2_STATUS = 0x55;
 const uint8_t INST_PING = 0x01, INST_READ = 0x02, INST_WRITE = 0x03, INST_REBOOT = 0x08;
 

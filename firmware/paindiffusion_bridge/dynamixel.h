@@ -12,7 +12,6 @@ class DynamixelBus {
 
   void begin(unsigned long baud);
   void set_protocol(uint8_t protocol);  // 1 or 2
-  uint8_t protocol() const { return protocol_; }
   // Tries per instruction (1 = no retry); a timeout or a corrupt status packet is retried.
   void set_attempts(uint8_t attempts) { attempts_ = attempts; }
 

@@ -80,6 +80,14 @@ static int queue_get(queue_t *q) {
   return byte;
 }
 
+/* Bytes on their way into a USART: simavr's XON/XOFF say when its receive FIFO has room. */
+typedef struct {
+  queue_t queue;
+  bool xoff;
+  avr_irq_t *input;
+  int ucsrb;  /* the USART's control register B, whose RXEN bit says the receiver is on */
+} uart_input_t;
+
 typedef struct {
   const char *mcu;
   bool soft_host;               /* Uno: SoftwareSerial host link */
@@ -106,9 +114,8 @@ static double start_s;
 /* host link */
 static const char *host_path;
 static int host_master = -1, host_slave = -1;
-static queue_t host_in, host_out;
-static bool host_xoff;
-static avr_irq_t *host_input_irq;
+static uart_input_t host_in = {.ucsrb = UCSR1B};
+static queue_t host_out;
 
 /* Dynamixel line */
 static const char *dxl_path;
@@ -119,9 +126,7 @@ static uint8_t tx_packet[MAX_STATUS];
 static size_t tx_length;
 static bool tx_overflow;
 static avr_cycle_count_t tx_done_cycle;
-static queue_t dxl_in;
-static bool dxl_xoff;
-static avr_irq_t *dxl_input_irq;
+static uart_input_t dxl_in = {.ucsrb = UCSR0B};
 static bool awaiting;            /* paused until a status packet has arrived or grace_s passed */
 static int await_protocol;
 static double await_since_s;
@@ -176,7 +181,7 @@ static void host_unplug(void) {
   if (host_master >= 0) close(host_master);
   if (host_slave >= 0) close(host_slave);
   host_master = host_slave = -1;
-  host_in.count = host_out.count = 0;
+  host_in.queue.count = host_out.count = 0;
 }
 
 static void host_flush_out(void) {
@@ -197,16 +202,25 @@ static void host_uart_output(avr_irq_t *irq, uint32_t value, void *param) {
   queue_put(&host_out, (uint8_t)value);
 }
 
-static void host_uart_xon(avr_irq_t *irq, uint32_t value, void *param) {
+static void uart_xon(avr_irq_t *irq, uint32_t value, void *param) {
   (void)irq;
-  (void)param;
-  if (value) host_xoff = false;
+  if (value) ((uart_input_t *)param)->xoff = false;
 }
 
-static void host_uart_xoff(avr_irq_t *irq, uint32_t value, void *param) {
+static void uart_xoff(avr_irq_t *irq, uint32_t value, void *param) {
   (void)irq;
-  (void)param;
-  host_xoff = value != 0;
+  ((uart_input_t *)param)->xoff = value != 0;
+}
+
+static void uart_connect_input(char uart, uart_input_t *in) {
+  in->input = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(uart), UART_IRQ_INPUT);
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(uart), UART_IRQ_OUT_XON), uart_xon, in);
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(uart), UART_IRQ_OUT_XOFF), uart_xoff, in);
+}
+
+static void uart_feed(uart_input_t *in) {
+  while (in->queue.count > 0 && !in->xoff && (avr->data[in->ucsrb] & (1 << RXEN_BIT)))
+    avr_raise_irq(in->input, (uint8_t)queue_get(&in->queue));
 }
 
 /* ---- host link on SoftwareSerial (Uno) --------------------------------------------------- */
@@ -264,7 +278,7 @@ static avr_cycle_count_t soft_rx_next(avr_t *a, avr_cycle_count_t when, void *pa
   (void)a;
   (void)param;
   if (soft_rx_bit == 10) {
-    soft_rx_byte = queue_get(&host_in);
+    soft_rx_byte = queue_get(&host_in.queue);
     if (soft_rx_byte < 0) {
       soft_rx_sending = false;
       return 0;
@@ -319,18 +333,6 @@ static void dxl_uart_output(avr_irq_t *irq, uint32_t value, void *param) {
     tx_packet[tx_length++] = (uint8_t)value;
   else
     tx_overflow = true;
-}
-
-static void dxl_uart_xon(avr_irq_t *irq, uint32_t value, void *param) {
-  (void)irq;
-  (void)param;
-  if (value) dxl_xoff = false;
-}
-
-static void dxl_uart_xoff(avr_irq_t *irq, uint32_t value, void *param) {
-  (void)irq;
-  (void)param;
-  dxl_xoff = value != 0;
 }
 
 /* Size of the status packet at the start of status_bytes (after any noise), 0 while unknown. */
@@ -395,7 +397,7 @@ static void dxl_receive(void) {
   }
   if (dir_high) return;  /* the shield's buffer drives the bus: nothing reaches RX */
   for (ssize_t i = 0; i < n; ++i) {
-    queue_put(&dxl_in, chunk[i]);
+    queue_put(&dxl_in.queue, chunk[i]);
     if (awaiting && status_length < MAX_STATUS) status_bytes[status_length++] = chunk[i];
   }
   size_t end = status_packet_end();
@@ -403,10 +405,6 @@ static void dxl_receive(void) {
 }
 
 /* ---- main loop --------------------------------------------------------------------------- */
-
-static void feed_uart(queue_t *q, avr_irq_t *input, bool *xoff, int ucsrb) {
-  while (q->count > 0 && !*xoff && (avr->data[ucsrb] & (1 << RXEN_BIT))) avr_raise_irq(input, (uint8_t)queue_get(q));
-}
 
 static void handle_command(char *command) {
   command[strcspn(command, "\r\n")] = '\0';
@@ -450,7 +448,7 @@ static void wait_for_events(double timeout_s) {
   if (fds[1].revents & POLLIN) {
     uint8_t chunk[256];
     ssize_t n = read(host_master, chunk, sizeof(chunk));
-    for (ssize_t i = 0; i < n; ++i) queue_put(&host_in, chunk[i]);
+    for (ssize_t i = 0; i < n; ++i) queue_put(&host_in.queue, chunk[i]);
   }
   if (dxl_fd >= 0 && fds[2].revents) dxl_receive();
 }
@@ -508,10 +506,8 @@ int main(int argc, char **argv) {
 
   uint32_t quiet = 0;  /* no console echo of UART output, no usleep in UART polling */
   avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &quiet);
-  dxl_input_irq = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+  uart_connect_input('0', &dxl_in);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), dxl_uart_output, NULL);
-  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), dxl_uart_xon, NULL);
-  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), dxl_uart_xoff, NULL);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(board->dir_port), board->dir_bit), dxl_direction, NULL);
   if (board->soft_host) {
     soft_rx_irq = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(board->rx_port), board->rx_bit);
@@ -519,10 +515,8 @@ int main(int argc, char **argv) {
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(board->tx_port), board->tx_bit), soft_tx_pin, NULL);
   } else {
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS(board->host_uart), &quiet);
-    host_input_irq = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(board->host_uart), UART_IRQ_INPUT);
+    uart_connect_input(board->host_uart, &host_in);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(board->host_uart), UART_IRQ_OUTPUT), host_uart_output, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(board->host_uart), UART_IRQ_OUT_XON), host_uart_xon, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ(board->host_uart), UART_IRQ_OUT_XOFF), host_uart_xoff, NULL);
   }
   avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0), (uint32_t)pot_mv);
 
@@ -565,15 +559,15 @@ int main(int argc, char **argv) {
     wait_for_events(timeout);
     dxl_try_open();
     if (dxl_fd < 0 && awaiting) await_end();
-    if (!dir_high) feed_uart(&dxl_in, dxl_input_irq, &dxl_xoff, UCSR0B);
+    if (!dir_high) uart_feed(&dxl_in);
     if (board->soft_host) {
-      if (!soft_rx_sending && host_in.count > 0) {
+      if (!soft_rx_sending && host_in.queue.count > 0) {
         soft_rx_sending = true;
         soft_rx_bit = 10;
         avr_cycle_timer_register(avr, 1, soft_rx_next, NULL);
       }
     } else {
-      feed_uart(&host_in, host_input_irq, &host_xoff, UCSR1B);
+      uart_feed(&host_in);
     }
   }
   host_unplug();
