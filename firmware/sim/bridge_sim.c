@@ -15,6 +15,7 @@
  * the pin is LOW, or cut off by turning it early, never reach the bus (reported on stderr). Bytes
  * from the device are delivered only while the pin is LOW.
  * Potentiometer: --pot-mv millivolts on ADC0 (A0), AVCC = 5 V.
+ * Each USART's baud rate is checked at its first byte against the other end's (reported on stderr).
  *
  * Time: simulated time never runs ahead of wall-clock time (the harness sleeps instead), so the
  * firmware's timeouts are at least as long as on a board. While the firmware waits for a status
@@ -52,13 +53,18 @@
 #define AHEAD_SLACK_S 0.002        /* how far simulated time may lead wall-clock time */
 #define REOPEN_INTERVAL_S 0.02     /* retry opening an unplugged Dynamixel device */
 #define QUEUE_SIZE 4096
-#define MAX_STATUS 256
+#define MAX_PACKET 256
+#define DXL_BAUD 1000000UL
+#define BAUD_TOLERANCE 0.03        /* what a USB-serial adapter or an MX-64 takes (115200 on 16 MHz: 2.1 %) */
 /* USART registers (data-space addresses, ATmega328P and ATmega2560 datasheets). */
 #define UCSR0A 0xC0
 #define UCSR0B 0xC1
 #define UBRR0L 0xC4
 #define UBRR0H 0xC5
+#define UCSR1A 0xC8
 #define UCSR1B 0xC9
+#define UBRR1L 0xCC
+#define UBRR1H 0xCD
 #define U2X_BIT 1
 #define RXEN_BIT 4
 
@@ -94,13 +100,13 @@ typedef struct {
   char host_uart;               /* Mega: '1' */
   char rx_port, tx_port;        /* Uno: D7 = PD7 (RX), D8 = PB0 (TX) */
   int rx_bit, tx_bit;
-  unsigned long soft_baud;
+  unsigned long host_baud;      /* the USB-serial adapter's rate */
   char dir_port;                /* D2: PE4 on the Mega, PD2 on the Uno */
   int dir_bit;
 } board_t;
 
 static const board_t BOARDS[] = {
-    {"atmega2560", false, '1', 0, 0, 0, 0, 0, 'E', 4},
+    {"atmega2560", false, '1', 0, 0, 0, 0, 115200, 'E', 4},
     {"atmega328p", true, 0, 'D', 'B', 7, 0, 57600, 'D', 2},
 };
 
@@ -122,7 +128,7 @@ static const char *dxl_path;
 static int dxl_fd = -1;
 static double dxl_next_open_s;
 static bool dir_high;
-static uint8_t tx_packet[MAX_STATUS];
+static uint8_t tx_packet[MAX_PACKET];
 static size_t tx_length;
 static bool tx_overflow;
 static avr_cycle_count_t tx_done_cycle;
@@ -130,7 +136,7 @@ static uart_input_t dxl_in = {.ucsrb = UCSR0B};
 static bool awaiting;            /* paused until a status packet has arrived or grace_s passed */
 static int await_protocol;
 static double await_since_s;
-static uint8_t status_bytes[MAX_STATUS];
+static uint8_t status_bytes[MAX_PACKET];
 static size_t status_length;
 
 /* Uno SoftwareSerial */
@@ -194,11 +200,29 @@ static void host_flush_out(void) {
   host_out.count = 0;
 }
 
+/* ---- USARTs ------------------------------------------------------------------------------ */
+
+static unsigned usart_cycles_per_bit(int ucsra, int ubrrl, int ubrrh) {
+  unsigned ubrr = avr->data[ubrrl] | ((avr->data[ubrrh] & 0x0F) << 8);
+  return (ubrr + 1) * ((avr->data[ucsra] & (1 << U2X_BIT)) ? 8 : 16);
+}
+
+/* Once per USART, at its first byte: is it at the baud rate the other end uses? */
+static void check_baud(bool *checked, const char *line, unsigned cycles_per_bit, unsigned long expected) {
+  if (*checked) return;
+  *checked = true;
+  double baud = (double)F_CPU / cycles_per_bit;
+  if (baud < expected * (1 - BAUD_TOLERANCE) || baud > expected * (1 + BAUD_TOLERANCE))
+    fprintf(stderr, "bridge_sim: %s at %.0f baud, the other end at %lu\n", line, baud, expected);
+}
+
 /* ---- host link on a USART (Mega) --------------------------------------------------------- */
 
 static void host_uart_output(avr_irq_t *irq, uint32_t value, void *param) {
+  static bool checked;
   (void)irq;
   (void)param;
+  check_baud(&checked, "host link (USART1)", usart_cycles_per_bit(UCSR1A, UBRR1L, UBRR1H), board->host_baud);
   queue_put(&host_out, (uint8_t)value);
 }
 
@@ -226,7 +250,7 @@ static void uart_feed(uart_input_t *in) {
 /* ---- host link on SoftwareSerial (Uno) --------------------------------------------------- */
 
 static avr_cycle_count_t soft_bit_cycle(avr_cycle_count_t start, int bit) {
-  return start + (avr_cycle_count_t)bit * F_CPU / board->soft_baud;
+  return start + (avr_cycle_count_t)bit * F_CPU / board->host_baud;
 }
 
 static int soft_level_at(avr_cycle_count_t cycle) {
@@ -241,8 +265,8 @@ static avr_cycle_count_t soft_tx_finish(avr_t *a, avr_cycle_count_t when, void *
   (void)when;
   (void)param;
   int byte = 0;
-  for (int bit = 0; bit < 8; ++bit) byte |= soft_level_at(soft_bit_cycle(soft_tx_start, bit + 1) + F_CPU / board->soft_baud / 2) << bit;
-  if (soft_level_at(soft_bit_cycle(soft_tx_start, 9) + F_CPU / board->soft_baud / 2))
+  for (int bit = 0; bit < 8; ++bit) byte |= soft_level_at(soft_bit_cycle(soft_tx_start, bit + 1) + F_CPU / board->host_baud / 2) << bit;
+  if (soft_level_at(soft_bit_cycle(soft_tx_start, 9) + F_CPU / board->host_baud / 2))
     queue_put(&host_out, (uint8_t)byte);
   else
     fprintf(stderr, "bridge_sim: framing error on the SoftwareSerial TX pin\n");
@@ -260,7 +284,7 @@ static void soft_tx_pin(avr_irq_t *irq, uint32_t value, void *param) {
     soft_tx_receiving = true;
     soft_tx_start = avr->cycle;
     soft_edge_count = 0;
-    avr_cycle_timer_register(avr, soft_bit_cycle(0, 9) + F_CPU / board->soft_baud / 2, soft_tx_finish, NULL);
+    avr_cycle_timer_register(avr, soft_bit_cycle(0, 9) + F_CPU / board->host_baud / 2, soft_tx_finish, NULL);
   } else if (soft_tx_receiving && soft_edge_count < 32) {
     soft_edges[soft_edge_count] = avr->cycle;
     soft_edge_levels[soft_edge_count++] = level;
@@ -295,9 +319,7 @@ static avr_cycle_count_t soft_rx_next(avr_t *a, avr_cycle_count_t when, void *pa
 /* ---- Dynamixel line ---------------------------------------------------------------------- */
 
 static avr_cycle_count_t dxl_cycles_per_byte(void) {
-  unsigned ubrr = avr->data[UBRR0L] | ((avr->data[UBRR0H] & 0x0F) << 8);
-  unsigned cycles_per_bit = (ubrr + 1) * ((avr->data[UCSR0A] & (1 << U2X_BIT)) ? 8 : 16);
-  return 10 * cycles_per_bit;  /* 8N1 */
+  return 10 * usart_cycles_per_bit(UCSR0A, UBRR0L, UBRR0H);  /* 8N1 */
 }
 
 static void dxl_close(void) {
@@ -321,21 +343,23 @@ static void dxl_try_open(void) {
 }
 
 static void dxl_uart_output(avr_irq_t *irq, uint32_t value, void *param) {
+  static bool checked;
   (void)irq;
   (void)param;
+  check_baud(&checked, "Dynamixel line (USART0)", usart_cycles_per_bit(UCSR0A, UBRR0L, UBRR0H), DXL_BAUD);
   if (!dir_high) {
     fprintf(stderr, "bridge_sim: byte %02X sent on the Dynamixel line with the direction pin LOW: lost\n", value & 0xFF);
     return;
   }
   avr_cycle_count_t begin = tx_done_cycle > avr->cycle ? tx_done_cycle : avr->cycle;
   tx_done_cycle = begin + dxl_cycles_per_byte();
-  if (tx_length < MAX_STATUS)
+  if (tx_length < MAX_PACKET)
     tx_packet[tx_length++] = (uint8_t)value;
   else
     tx_overflow = true;
 }
 
-/* Size of the status packet at the start of status_bytes (after any noise), 0 while unknown. */
+/* End of the first status packet in status_bytes (noise before it skipped); 0 while unknown. */
 static size_t status_packet_end(void) {
   for (size_t start = 0; start + 1 < status_length; ++start) {
     if (status_bytes[start] != 0xFF || status_bytes[start + 1] != 0xFF) continue;
@@ -374,7 +398,7 @@ static void dxl_direction(avr_irq_t *irq, uint32_t value, void *param) {
             (unsigned long long)(tx_done_cycle - avr->cycle));
     tx_length--;
   }
-  if (tx_overflow) fprintf(stderr, "bridge_sim: instruction packet longer than %d bytes\n", MAX_STATUS);
+  if (tx_overflow) fprintf(stderr, "bridge_sim: instruction packet longer than %d bytes\n", MAX_PACKET);
   if (dxl_fd < 0) return;
   if (write(dxl_fd, tx_packet, tx_length) < 0) {
     dxl_close();
@@ -398,10 +422,10 @@ static void dxl_receive(void) {
   if (dir_high) return;  /* the shield's buffer drives the bus: nothing reaches RX */
   for (ssize_t i = 0; i < n; ++i) {
     queue_put(&dxl_in.queue, chunk[i]);
-    if (awaiting && status_length < MAX_STATUS) status_bytes[status_length++] = chunk[i];
+    if (awaiting && status_length < MAX_PACKET) status_bytes[status_length++] = chunk[i];
   }
   size_t end = status_packet_end();
-  if (awaiting && ((end && status_length >= end) || status_length >= MAX_STATUS)) await_end();
+  if (awaiting && ((end && status_length >= end) || status_length >= MAX_PACKET)) await_end();
 }
 
 /* ---- main loop --------------------------------------------------------------------------- */
