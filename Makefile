@@ -9,7 +9,10 @@ DEMO_SECONDS ?= 30
 # bench PC, TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA one) picks the build.
 TORCH_INDEX ?=
 
-.PHONY: venv demo test bench clean
+# The browser tests drive Debian's chromium through its chromedriver.
+BROWSER_PACKAGES := chromium chromium-driver
+
+.PHONY: venv demo test bench clean browser screenshots
 
 venv: $(STAMP)
 
@@ -24,8 +27,21 @@ $(STAMP): setup.py requirements-ros.txt
 demo: venv
 	$(BIN)/paindiffusion demo --duration $(DEMO_SECONDS) --out $(DEMO_OUT)
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest -q test
+
+# chromium + chromedriver for test/test_console_browser.py: installed with apt-get when missing.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES)) || \
+	  { echo "could not install $(BROWSER_PACKAGES) with apt-get; install them, then run make test again" >&2; exit 1; }; \
+	else echo "the browser tests need Debian's $(BROWSER_PACKAGES): run sudo apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; fi
+
+# Retake the README's console, trainee page and example-report pictures (docs/img/).
+screenshots: venv browser
+	PAINDIFFUSION_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q test/test_console_browser.py
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py

@@ -13,6 +13,7 @@ limited to the shipped profiles: the node also takes a file path, the web page d
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -82,14 +83,22 @@ class ParameterSpec:
     description: str = ""
 
 
+def shown(value: Any) -> str:
+    """A value as the page sent it (JSON), for refusal messages."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def check_value(control: Control, spec: ParameterSpec, value: Any) -> Any:
     """``value`` converted to the parameter's type; ControlError with the reason when it is refused."""
-    name = f"{control.parameter}"
+    name = control.parameter
     if spec.read_only:
         raise ControlError(f"{name} is read-only on the node")
     if spec.kind == "double":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ControlError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+            raise ControlError(f"{name} must be a number, got {shown(value)}")
         value = float(value)
         if not math.isfinite(value):
             raise ControlError(f"{name} must be a finite number, got {value}")
@@ -97,20 +106,20 @@ def check_value(control: Control, spec: ParameterSpec, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ControlError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
+            raise ControlError(f"{name} must be a whole number, got {shown(value)}")
     elif spec.kind == "string":
         if not isinstance(value, str):
-            raise ControlError(f"{name} must be text, got {type(value).__name__} {value!r}")
+            raise ControlError(f"{name} must be text, got {shown(value)}")
     elif spec.kind == "bool":
         if not isinstance(value, bool):
-            raise ControlError(f"{name} must be true or false, got {type(value).__name__} {value!r}")
+            raise ControlError(f"{name} must be true or false, got {shown(value)}")
     else:
         raise ControlError(f"{name} has the parameter type {spec.kind!r}, which the console does not set")
     if spec.minimum is not None and spec.maximum is not None and not spec.minimum <= value <= spec.maximum:
         raise ControlError(f"{name} = {value!r} is outside {spec.minimum:g}…{spec.maximum:g}")
     if spec.choices and value not in spec.choices:
-        shown = ", ".join(repr(c) if c == "" else c for c in spec.choices)
-        raise ControlError(f"{name} = {value!r} is not one of {shown}")
+        listed = ", ".join(repr(c) if c == "" else c for c in spec.choices)
+        raise ControlError(f"{name} = {value!r} is not one of {listed}")
     return value
 
 
