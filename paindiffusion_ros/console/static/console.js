@@ -56,6 +56,7 @@ async function setControl(key, value, row) {
   } else {
     messages[key] = { text: "✗ refused: " + answer.body.reason, kind: "refused" };
     if (answer.status === 401) showAuthProblem(answer.body.reason);
+    if (row.contains(document.activeElement)) document.activeElement.blur();
     if (lastControls) renderControls(lastControls); // back to what the node has
   }
   const current = document.querySelector(`.control[data-key="${CSS.escape(key)}"]`) || row;
@@ -133,7 +134,8 @@ function niceStep(lo, hi) {
 function renderControls(snapshot) {
   lastControls = snapshot;
   const container = $("controls");
-  const focused = document.activeElement && container.contains(document.activeElement) ? document.activeElement.name : null;
+  // The control being used keeps its element (and what the operator is typing or dragging).
+  const active = document.activeElement && container.contains(document.activeElement) ? document.activeElement.closest(".control") : null;
   const groups = new Map();
   for (const control of snapshot.controls) {
     if (!groups.has(control.group)) groups.set(control.group, []);
@@ -144,19 +146,17 @@ function renderControls(snapshot) {
     const fieldset = document.createElement("fieldset");
     const legend = document.createElement("legend");
     legend.textContent = group;
-    fieldset.append(legend, ...controls.map(controlRow));
+    fieldset.append(legend, ...controls.map((c) => (active && active.dataset.key === c.key && c.available ? active : controlRow(c))));
     fragment.append(fieldset);
   }
+  const focused = document.activeElement;
   container.replaceChildren(fragment);
-  if (focused) {
-    const again = container.querySelector(`[name="${CSS.escape(focused)}"]`);
-    if (again) again.focus();
-  }
+  if (active && container.contains(focused)) focused.focus();
   const override = snapshot.controls.find((c) => c.key === "mapper.override_c");
-  const active = override && override.available && Number(override.value) > 0;
-  $("override-banner").hidden = !active;
-  document.body.classList.toggle("override-active", Boolean(active));
-  if (active) $("override-value").textContent = Number(override.value).toFixed(1);
+  const overriding = override && override.available && Number(override.value) > 0;
+  $("override-banner").hidden = !overriding;
+  document.body.classList.toggle("override-active", Boolean(overriding));
+  if (overriding) $("override-value").textContent = Number(override.value).toFixed(1);
 }
 
 // --- status, recording --------------------------------------------------------------
