@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Optional
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0
 """The graph and the model loading, on a loaded machine."""
 STEP_TIMEOUT_S = 60.0
-TRAINEE_SECONDS = 40.0 if SCREENSHOTS else 8.0
+TRAINEE_SECONDS = 40.0 if SCREENSHOTS else 10.0
 """How long the scripted trainee rates during the recording (longer for the README's example report)."""
 
 
@@ -127,9 +128,48 @@ def probe():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
+    """The operator's browser."""
+    driver = chromium(tmp_path_factory.mktemp("operator-profile"))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def tablet(tmp_path_factory):
+    """The trainee's browser (another chromium, as on the tablet beside the bench)."""
+    driver = chromium(tmp_path_factory.mktemp("tablet-profile"), 1400, 760)
+    yield driver
+    driver.quit()
+
+
+class ScriptedTrainee(threading.Thread):
+    """Moves the trainee page's slider to follow the face's PSPI one second late (mapped onto
+    the NRS, 5 times a second) until stopped; the page sends each move as it would a finger's."""
+
+    DELAY_S = 1.0
+
+    def __init__(self, tablet, probe: Probe) -> None:
+        super().__init__(daemon=True)
+        self.tablet, self.probe, self.moves = tablet, probe, 0
+        self.halt = threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            while not self.halt.wait(0.2):
+                value = round(min(10.0, self.probe.pspi_at(time.monotonic() - self.DELAY_S) * 10 / 16), 1)
+                self.tablet.execute_script(
+                    "const s = document.getElementById('rating'); s.value = arguments[0]; s.dispatchEvent(new Event('input'));", value
+                )
+                self.moves += 1
+        except BaseException as error:  # reported by stop()
+            self.error = error
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(30.0)
+        if self.error is not None:
+            raise self.error
 
 
 def message_of(browser, key: str) -> str:
@@ -232,50 +272,44 @@ def test_the_heat_override_drives_the_stimulus_and_is_marked_while_active(demo, 
     until(lambda: 44.5 not in list(probe.heat)[-5:], STEP_TIMEOUT_S, "the elbow to drive the stimulus again")
 
 
-def test_the_trainee_slider_publishes_ratings_and_shows_no_ground_truth(demo, browser, probe):
-    console = browser.current_window_handle
-    browser.switch_to.new_window("tab")
-    browser.get(demo.url + "trainee")
+def test_the_trainee_slider_publishes_ratings_and_shows_no_ground_truth(demo, tablet, probe):
+    tablet.get(demo.url + "trainee")
     until(lambda: 0.0 in probe.rating_values(), STEP_TIMEOUT_S, "the page's first rating (0 on opening)")
-    browser.execute_script("document.getElementById('rating').focus()")
-    ActionChains(browser).send_keys(Keys.ARROW_RIGHT * 12).perform()
+    tablet.execute_script("document.getElementById('rating').focus()")
+    ActionChains(tablet).send_keys(Keys.ARROW_RIGHT * 12).perform()
     until(lambda: probe.rating_values()[-1] == pytest.approx(1.2, abs=1e-4), STEP_TIMEOUT_S, "the rating 1.2 on /trainee/rating")
-    assert browser.find_element(By.ID, "value").text == "1.2"
+    assert tablet.find_element(By.ID, "value").text == "1.2"
     with probe.lock:
         last = probe.ratings[-1]
     assert last.header.frame_id == "nrs" and last.header.stamp.sec > 0 and list(last.buttons) == []
-    requested = browser.execute_script("return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)")
+    requested = tablet.execute_script("return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)")
     assert set(requested) <= {"/static/console.css", "/static/common.js", "/static/trainee.js", "/api/rating"}, requested
-    text = browser.find_element(By.TAG_NAME, "body").text
+    text = tablet.find_element(By.TAG_NAME, "body").text
     assert "PSPI" not in text and "°C" not in text
-    no_page_errors(browser)
-    browser.switch_to.window(console)
+    no_page_errors(tablet)
 
 
-def test_a_recording_of_a_scripted_trainee_gets_its_report_linked_from_the_console(demo, browser, probe):
-    console = browser.current_window_handle
+def test_a_recording_of_a_scripted_trainee_gets_its_report_linked_from_the_console(demo, browser, tablet, probe):
     browser.find_element(By.ID, "record").click()
     until(lambda: browser.find_element(By.ID, "record").text == "Stop recording", STEP_TIMEOUT_S, "the recording to start")
     assert browser.find_element(By.ID, "recording-pill").is_displayed()
-    trainee = next(handle for handle in browser.window_handles if handle != console)
-    browser.switch_to.window(trainee)
-    start, sent = time.monotonic(), 0
-    while time.monotonic() - start < TRAINEE_SECONDS:  # follows the face one second late
-        value = round(min(10.0, probe.pspi_at(time.monotonic() - 1.0) * 10 / 16), 1)
-        browser.execute_script("const s = document.getElementById('rating'); s.value = arguments[0]; s.dispatchEvent(new Event('input'));", value)
-        sent += 1
-        time.sleep(0.2)
-    screenshot(browser, "trainee.png")
-    browser.switch_to.window(console)
+    trainee = ScriptedTrainee(tablet, probe)
+    trainee.start()
+    moves = 5 * TRAINEE_SECONDS  # the session: the face reacts to the elbow, the trainee rates it
+    until(lambda: trainee.moves >= moves, 10 * TRAINEE_SECONDS, f"{moves:.0f} moves of the scripted trainee")
     until(lambda: browser.execute_script("return charts.samples.rating.length") > 3, STEP_TIMEOUT_S, "the ratings on the console")
     screenshot(browser, "console.png")
+    screenshot(tablet, "trainee.png")
     browser.find_element(By.ID, "record").click()
+    until(lambda: browser.find_element(By.ID, "record").text == "Start recording", STEP_TIMEOUT_S, "the recording to stop")
+    trainee.stop()
     href = until(lambda: browser.execute_script("const a = document.getElementById('report-link'); return a && a.href"), 180.0, "the report link")
+    console = browser.current_window_handle
     browser.switch_to.new_window("tab")
     browser.get(href)
     assert browser.title.startswith("Training session report")
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert "Pearson r" in body and "trainee ratings" in body
+    assert "Pearson r" in body and "trainee ratings" in body and "pain episodes were detected" in body
     session = href.split("/reports/")[1].split("/")[0]
     report = demo.out / "demo" / "recordings" / session / "report"
     assert (report / "timeline.png").stat().st_size > 10_000
@@ -285,6 +319,7 @@ def test_a_recording_of_a_scripted_trainee_gets_its_report_linked_from_the_conso
         shutil.copy(report / "report.json", Path(SCREENSHOTS) / "report_example.json")
     browser.close()
     browser.switch_to.window(console)
+    no_page_errors(browser)
 
 
 def test_the_console_refuses_a_forged_host_and_a_cross_site_request(demo):

@@ -43,6 +43,8 @@ SLOW_INTERVAL_S = 0.5
 SET_TIMEOUT_S = 10.0
 """Longest wait for a node to answer a parameter change."""
 MAX_BODY_BYTES = 16 * 1024
+REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+"""A report is one self-contained page: its own inline style and embedded images, no script."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -165,7 +167,8 @@ class ConsoleServer:
             except Refused as error:
                 response = refused(error.status, error.reason)
         if not isinstance(response, web.WebSocketResponse):
-            response.headers.update(SECURITY_HEADERS)
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
         return response
 
     async def _state(self, request: web.Request) -> web.Response:
@@ -215,9 +218,10 @@ class ConsoleServer:
 
     async def _report(self, request: web.Request) -> web.StreamResponse:
         try:
-            return web.FileResponse(self.recordings.report_file(request.match_info["name"], request.match_info["file"]))
+            path = self.recordings.report_file(request.match_info["name"], request.match_info["file"])
         except FileNotFoundError as error:
             raise Refused(404, str(error)) from None
+        return web.FileResponse(path, headers={"Content-Security-Policy": REPORT_POLICY})
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)

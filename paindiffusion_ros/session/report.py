@@ -259,7 +259,7 @@ def render_html(session: Session, agreement: Optional[Agreement], reason: str, c
     e = html.escape
     rows = "".join(f"<tr><td>{e(t)}</td><td class=n>{n}</td></tr>" for t, n in sorted(session.counts.items()))
     parts = [
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><link rel=icon href=\"data:,\">",
         f"<title>Training session report — {e(session.bag.name)}</title><style>{STYLE}</style></head><body>",
         "<h1>Training session report</h1>",
         f"<p class=meta>Session <b>{e(session.bag.name)}</b>, recorded {session.started:%Y-%m-%d %H:%M:%S}, "
