@@ -77,6 +77,7 @@ class Probe:
         return store
 
     def parameter(self, node: str, name: str):
+        until(self.clients[node].services_are_ready, STEP_TIMEOUT_S, f"{node}'s parameter services")
         future = self.clients[node].get_parameters([name])
         until(future.done, STEP_TIMEOUT_S, f"{node} to answer get_parameters")
         return parameter_value_to_python(future.result().values[0])
@@ -226,7 +227,7 @@ def test_console_loads_with_the_nodes_controls_and_the_face_updates(demo, browse
     assert browser.find_element(By.ID, "connection").text == "live"
     assert value_of(browser, "generator.emotion") == "neutral"
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
-    assert all(name.startswith(demo.url) or name.startswith("ws://127.0.0.1") for name in loaded), loaded  # nothing from elsewhere
+    assert all(name.startswith((demo.url, "ws://127.0.0.1", "data:")) for name in loaded), loaded  # nothing from elsewhere
     no_page_errors(browser)
 
 
