@@ -130,7 +130,7 @@ def probe():
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """The operator's browser."""
-    driver = chromium(tmp_path_factory.mktemp("operator-profile"))
+    driver = chromium(tmp_path_factory.mktemp("operator-profile"), 1440, 1060)
     yield driver
     driver.quit()
 
@@ -138,7 +138,7 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tablet(tmp_path_factory):
     """The trainee's browser (another chromium, as on the tablet beside the bench)."""
-    driver = chromium(tmp_path_factory.mktemp("tablet-profile"), 1400, 760)
+    driver = chromium(tmp_path_factory.mktemp("tablet-profile"), 1100, 560)
     yield driver
     driver.quit()
 
@@ -270,6 +270,7 @@ def test_the_heat_override_drives_the_stimulus_and_is_marked_while_active(demo, 
     until(lambda: "heat override 44.5" in browser.find_element(By.ID, "diagnostics").text, STEP_TIMEOUT_S, "the mapper's WARN")
     stable(lambda: browser.find_element(By.NAME, "override-off").click())
     until(lambda: not browser.find_element(By.ID, "override-banner").is_displayed(), STEP_TIMEOUT_S, "the banner to go")
+    until(lambda: value_of(browser, "mapper.override_c") == "0", STEP_TIMEOUT_S, "the override field to show 0")
     until(lambda: 44.5 not in list(probe.heat)[-5:], STEP_TIMEOUT_S, "the elbow to drive the stimulus again")
 
 

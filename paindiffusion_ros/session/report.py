@@ -177,7 +177,8 @@ def plot_lag(agreement: Agreement, path: Path) -> None:
     ax.plot(agreement.lags_s, agreement.lag_r, color="black", linewidth=1.2)
     ax.axvline(agreement.best_lag_s, color="tab:red", linestyle="--", linewidth=1)
     ax.annotate(f"{agreement.best_lag_s:+.1f} s, r = {agreement.best_lag_r:.2f}", (agreement.best_lag_s, agreement.best_lag_r),
-                textcoords="offset points", xytext=(6, -14), fontsize=9, color="tab:red")
+                textcoords="offset points", xytext=(8, -16), fontsize=9, color="tab:red",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
     ax.set_xlabel("trainee delay L (s)")
     ax.set_ylabel("r (PSPI(t), rating(t + L))")
     ax.set_title("cross-correlation", fontsize=10)

@@ -134,8 +134,9 @@ function niceStep(lo, hi) {
 function renderControls(snapshot) {
   lastControls = snapshot;
   const container = $("controls");
-  // The control being used keeps its element (and what the operator is typing or dragging).
-  const active = document.activeElement && container.contains(document.activeElement) ? document.activeElement.closest(".control") : null;
+  // The field being typed in or dragged keeps its element and what the operator has there.
+  const editing = document.activeElement && container.contains(document.activeElement) && document.activeElement.matches("input");
+  const active = editing ? document.activeElement.closest(".control") : null;
   const groups = new Map();
   for (const control of snapshot.controls) {
     if (!groups.has(control.group)) groups.set(control.group, []);
