@@ -46,7 +46,7 @@ from paindiffusion_ros.nodes.qos import LATEST
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0
 """The graph and the model loading, on a loaded machine."""
-STEP_TIMEOUT_S = 60.0
+STEP_TIMEOUT_S = 120.0
 TRAINEE_SECONDS = 40.0 if SCREENSHOTS else 10.0
 """How long the scripted trainee rates during the recording (longer for the README's example report)."""
 

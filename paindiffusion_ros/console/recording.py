@@ -28,7 +28,7 @@ from .controls import ControlError
 
 SESSION_NAME = re.compile(r"^session_\d{8}_\d{6}(_\d+)?$")
 REPORT_FILE = re.compile(r"^[a-z_]+\.(html|png|json)$")
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
 """Longest wait for a new recorder process to start recording."""
 STOP_TIMEOUT_S = 60.0
 """Longest wait for the recorder to close its bag after SIGINT before it is killed."""

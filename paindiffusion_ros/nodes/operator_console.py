@@ -36,6 +36,7 @@ from ..console.recording import Recordings
 from ..console.server import ConsoleServer
 from ..console.settings import ConsoleSettings
 from ..console.security import Tokens
+from ..session.demo import PROJECT_TOPICS
 from ..session.rating import RATING_FRAME, RATING_TOPIC
 from ..session.video import image_to_rgb, joint_position
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
@@ -51,13 +52,6 @@ BIND_RETRY_S = 5.0
 """Seconds between attempts to take a port that could not be taken."""
 KINDS = {ParameterType.PARAMETER_BOOL: "bool", ParameterType.PARAMETER_INTEGER: "integer",
          ParameterType.PARAMETER_DOUBLE: "double", ParameterType.PARAMETER_STRING: "string"}
-
-
-def recorded_topics() -> list[str]:
-    """Every project topic (``session/demo.PROJECT_TOPICS``, the trainee rating included)."""
-    from ..session.demo import PROJECT_TOPICS
-
-    return list(PROJECT_TOPICS)
 
 
 def qualified(namespace: str, name: str) -> str:
@@ -94,7 +88,7 @@ class OperatorConsoleNode(Node):
         self.create_timer(1.0, self._refresh_controls)
         self.create_timer(1.0, self._publish_diagnostics)
         self.tokens = Tokens.for_host(s.host, s.token, s.trainee_token)
-        self.recordings = Recordings(s.record_dir, recorded_topics(), self.ratings.get_subscription_count)
+        self.recordings = Recordings(s.record_dir, list(PROJECT_TOPICS), self.ratings.get_subscription_count)
         self.server = ConsoleServer(s.host, s.port, self.tokens, self.panel, self.live, self, self.recordings)
         self.serve_error = ""
         self._next_bind = 0.0

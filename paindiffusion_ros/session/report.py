@@ -39,9 +39,8 @@ from tqdm import tqdm  # noqa: E402
 from ..face.facs import PSPI_MAX  # noqa: E402
 from .agreement import NRS_MAX, Agreement, AgreementConfig, assess, find_episodes, pspi_to_nrs  # noqa: E402
 from .rating import RATING_TOPIC, rating_value  # noqa: E402
-from .video import joint_position  # noqa: E402
+from .video import NS_PER_S, joint_position  # noqa: E402
 
-NS_PER_S = 1e9
 JOINT_NAME = "elbow_joint"
 OVERRIDE_KEY = "override_c"
 """The stimulus mapper's ``/diagnostics`` key that tells whether the heat override is on."""
