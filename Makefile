@@ -9,7 +9,12 @@ DEMO_SECONDS ?= 30
 # bench PC, TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA one) picks the build.
 TORCH_INDEX ?=
 
-.PHONY: venv demo test bench clean firmware firmware-tools
+# Debian packages the test suite needs, installed with apt-get when missing: chromium and
+# chromedriver (browser tests of the operator console), the AVR toolchain and simavr (firmware/).
+DEBS := chromium chromium-driver gcc libc6-dev gcc-avr avr-libc arduino-core-avr libsimavr-dev
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: venv demo test bench clean debs firmware screenshots
 
 venv: $(STAMP)
 
@@ -24,23 +29,24 @@ $(STAMP): setup.py requirements-ros.txt
 demo: venv
 	$(BIN)/paindiffusion demo --duration $(DEMO_SECONDS) --out $(DEMO_OUT)
 
-test: venv firmware
+test: venv debs firmware
 	$(BIN)/python -m pytest -q test
+
+debs:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] || { echo "installing Debian packages for the tests:" $$missing; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; } || \
+	  { echo "make test needs Debian's" $$missing": run sudo apt-get install" $$missing >&2; exit 1; }
+
+# Retake the README's console, trainee page and example-report pictures (docs/img/).
+screenshots: venv debs
+	PAINDIFFUSION_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q test/test_console_browser.py
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
-# The Arduino bridge for the Uno and Mega and its simavr harness (test/test_firmware.py runs it):
-# Debian's AVR toolchain and simavr, installed with apt-get when missing.
-FIRMWARE_DEBS := gcc libc6-dev gcc-avr avr-libc arduino-core-avr libsimavr-dev
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-
-firmware-tools:
-	@$(MAKE) -s -C firmware check-tools >/dev/null || \
-	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(FIRMWARE_DEBS); } || \
-	  { echo "make test builds firmware/ with Debian's AVR toolchain and simavr: sudo apt-get install $(FIRMWARE_DEBS)"; exit 1; }
-
-firmware: firmware-tools
+# The Arduino bridge for the Uno and Mega and its simavr harness (test/test_firmware.py runs it).
+firmware: debs
 	$(MAKE) -s -C firmware
 
 clean:
