@@ -1,0 +1,357 @@
+"""Painting the human face: skin albedo, brows, lips, hair and wrinkle maps in texture space.
+
+The head gets a spherical texture map (azimuth × elevation about a point inside the
+skull, 2048×1024 texels, about 0.3 mm each on the face). The skin triangles are
+rasterised into that map once per appearance; each texel then knows its anatomical
+position on the base mesh (head frame, metres) and its coordinate in the base mesh's own
+UV layout, where the CC0 masks of MakeHuman (lips, ears) are read. Everything painted
+is a function of those two: skin tone with low-frequency mottling and redness, beard
+shadow, the eyebrows (strands along the brow), the lips, short hair above a hairline
+(strands from the crown, greying with age) and age lines.
+
+The wrinkle maps are the intensity-driven shading of the action units (FACS: the
+furrows appear where the skin bunches): glabellar furrows (AU4), crow's feet (AU6, one
+map per side), nasal wrinkles across the root of the nose (AU9), horizontal forehead
+lines (AU1/AU2) and the nasolabial furrow (AU10/AU12). Each map holds the depth of the
+grooves (0–1); the renderer darkens the skin by the sum of the maps weighted by the
+frame's intensities (``wrinkle_weights``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from . import assets, facs, raster
+from .appearance import Appearance, hair_colour, iris_colour, skin_albedo, srgb_to_linear
+from .assets import AssetError
+
+if TYPE_CHECKING:
+    from .human import HeadMesh, HumanFace
+
+TEX_W, TEX_H = 1536, 768
+SPHERE_CENTRE = np.array([0.0, 0.03, 0.0])
+"""Centre of the spherical texture map in the base head frame (m): inside the skull, at eye height."""
+AZIMUTH_KNOTS = ((-np.pi, -1.2, 1.2, np.pi), (0.0, 0.2, 0.8, 1.0))
+ELEVATION_KNOTS = ((-np.pi / 2, -0.85, 0.7, np.pi / 2), (1.0, 0.88, 0.18, 0.0))
+"""Piecewise-linear warps of azimuth and elevation (rad) to map x and y (0–1): the face
+(|azimuth| < 1.2, elevation −0.85…0.7) gets 60 % × 70 % of the texels, ~0.3 mm each."""
+
+WRINKLES = ("glabella", "crow_L", "crow_R", "nasal", "forehead", "nasolabial")
+WRINKLE_UNITS: dict[str, tuple[tuple[str, float], ...]] = {
+    "glabella": (("AU4_L", 0.5), ("AU4_R", 0.5)),
+    "crow_L": (("AU6_L", 1.0),),
+    "crow_R": (("AU6_R", 1.0),),
+    "nasal": (("AU9", 1.0),),
+    "forehead": (("AU1_L", 0.3), ("AU1_R", 0.3), ("AU2_L", 0.2), ("AU2_R", 0.2)),
+    "nasolabial": (("AU10_L", 0.3), ("AU10_R", 0.3), ("AU12_L", 0.2), ("AU12_R", 0.2), ("AU9", 0.2)),
+}
+"""Channels (and weights) whose intensity, over its maximum, deepens each wrinkle map."""
+
+WRINKLE_MATRIX = np.zeros((len(WRINKLES), facs.EXPRESSION_DIM), np.float32)
+for _k, _name in enumerate(WRINKLES):
+    for _channel, _weight in WRINKLE_UNITS[_name]:
+        WRINKLE_MATRIX[_k, facs.channel_index(_channel)] = _weight / facs.channel_max(_channel)
+
+MATERIAL_COLOURS_SRGB = {
+    "mouth": (150, 62, 64), "teeth": (232, 226, 208), "tongue": (196, 96, 98), "lash": (34, 26, 22),
+    "sclera": (236, 230, 222), "pupil": (8, 8, 10),
+}
+
+
+def wrinkle_weights(expression: np.ndarray) -> np.ndarray:
+    """(K,) depth of each wrinkle map (0–1) for one frame's 50 intensities (clipped to FACS ranges)."""
+    e = np.clip(np.asarray(expression, np.float32), 0.0, facs.CHANNEL_MAX)
+    return np.clip(WRINKLE_MATRIX @ e, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What the renderer shades: textures, per-corner texture coordinates and materials."""
+
+    corner_tex: np.ndarray  # (F,3,2) float32 texel coordinates (x may pass TEX_W across the back seam)
+    albedo: np.ndarray  # (H,W,4) uint8: sRGB albedo + gloss
+    wrinkles: np.ndarray  # (H,W,K) uint8 groove depth per wrinkle map
+    material: np.ndarray  # (F,) uint8
+    ambient_occlusion: np.ndarray  # (V,) float32
+    anatomy: np.ndarray  # (V,3) float32 rest positions (head frame) used for eyes, teeth and mouth depth
+    colours: np.ndarray  # (8,3) float32 linear colours: mouth, teeth, tongue, lash, sclera, pupil, iris, hair
+    eye_centres: np.ndarray  # (2,3) float32 rest centres of the left and right eyeball
+    mouth_front_z: float  # rest z (m) of the front of the teeth: depth behind it darkens the mouth
+    vertex_colors: np.ndarray  # (V,3) float32 sRGB 0–1 (rviz marker)
+    regions: dict
+
+
+def spherical_texels(points: np.ndarray) -> np.ndarray:
+    """(N,2) texel coordinates of head-frame points on the spherical map."""
+    d = np.asarray(points, np.float64) - SPHERE_CENTRE
+    u = np.interp(np.arctan2(d[:, 0], d[:, 2]), *AZIMUTH_KNOTS) * TEX_W
+    v = np.interp(np.arctan2(d[:, 1], np.hypot(d[:, 0], d[:, 2])), *ELEVATION_KNOTS) * TEX_H
+    return np.stack([u, v], axis=-1)
+
+
+def corner_texels(anatomy: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,3,2) texel coordinates per triangle corner; a triangle across the back seam is
+    unwrapped past ``TEX_W`` (the renderer wraps x)."""
+    tex = spherical_texels(anatomy)[faces]
+    u = tex[..., 0]
+    seam = (u.max(axis=1) - u.min(axis=1)) > TEX_W / 2
+    u[seam] = np.where(u[seam] < TEX_W / 2, u[seam] + TEX_W, u[seam])
+    return tex.astype(np.float32)
+
+
+def _texel_attributes(tex: np.ndarray, attributes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise triangles (F,3,2 texels) into the map; interpolate (F,3,C) corner attributes.
+
+    The outermost surface (largest distance from the map centre, attribute 0–2 being the
+    anatomical position) wins where triangles overlap. Returns (covered (H,W) bool, (H,W,C)).
+    """
+    shifted = tex.copy()
+    shifted[..., 0] -= TEX_W
+    across = (tex[..., 0] > TEX_W).any(axis=1)
+    tex = np.concatenate([tex, shifted[across]])
+    attributes = np.concatenate([attributes, attributes[across]])
+    radius = np.linalg.norm(attributes[..., :3] - SPHERE_CENTRE, axis=-1)
+    screen = np.concatenate([tex, (1.0 - radius)[..., None]], axis=-1).reshape(-1, 3).astype(np.float32)
+    faces = np.arange(len(screen), dtype=np.int32).reshape(-1, 3)
+    depth = np.full((TEX_H, TEX_W), np.inf, np.float32)
+    face_id = np.full((TEX_H, TEX_W), -1, np.int32)
+    bary = np.zeros((TEX_H, TEX_W, 2), np.float32)
+    raster.rasterize(screen, faces, depth, face_id, bary, False)
+    covered = face_id >= 0
+    f = face_id[covered]
+    w0, w1 = bary[covered, 0:1], bary[covered, 1:2]
+    a = attributes[f]
+    values = np.zeros((TEX_H, TEX_W, attributes.shape[-1]), np.float32)
+    values[covered] = w0 * a[:, 0] + w1 * a[:, 1] + (1.0 - w0 - w1) * a[:, 2]
+    return covered, values
+
+
+def _mask(name: str, uv: np.ndarray) -> np.ndarray:
+    """A CC0 MakeHuman UV mask (``mpfb2/textures/<name>``) read at base-mesh UVs, 0–1."""
+    path = assets.asset_path(f"mpfb2/textures/{name}")
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise AssetError(f"face assets: cannot read image {path}")
+    h, w = image.shape
+    cols = np.clip(uv[:, 0] * (w - 1), 0, w - 1).astype(np.float32)
+    rows = np.clip((1.0 - uv[:, 1]) * (h - 1), 0, h - 1).astype(np.float32)
+    pad = -len(cols) % 1024  # cv2.remap takes maps of under 32767 rows
+    cols, rows = np.pad(cols, (0, pad)).reshape(-1, 1024), np.pad(rows, (0, pad)).reshape(-1, 1024)
+    return cv2.remap(image, cols, rows, cv2.INTER_LINEAR).reshape(-1)[:len(uv)] / 255.0
+
+
+def _noise(rng: np.random.Generator, cells: tuple[int, int], shape: tuple[int, int] = (TEX_H, TEX_W)) -> np.ndarray:
+    """Smooth value noise in −1..1: random cells (rows, cols) resized up to the map."""
+    grid = rng.uniform(-1.0, 1.0, cells).astype(np.float32)
+    return cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _grooves(phase: np.ndarray, sharpness: float = 6.0) -> np.ndarray:
+    """Narrow grooves (0–1) at integer values of ``phase``."""
+    return np.exp(-sharpness * (1.0 - np.cos(2.0 * np.pi * phase)))
+
+
+def _brow(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Eyebrow density (0–1) at anatomical points (both sides): an arch over each eye."""
+    ax = np.abs(x)
+    centre = np.interp(ax, [0.010, 0.020, 0.038, 0.050, 0.060], [0.048, 0.051, 0.0565, 0.0545, 0.048])
+    half = np.interp(ax, [0.010, 0.018, 0.040, 0.058], [0.0055, 0.0052, 0.0040, 0.0018])
+    along = _smoothstep(0.009, 0.015, ax) * (1.0 - _smoothstep(0.054, 0.061, ax))
+    across = 1.0 - _smoothstep(0.55, 1.0, np.abs(y - centre) / half)
+    return along * across * _smoothstep(0.05, 0.08, z)
+
+
+def _hairline(x: np.ndarray, y: np.ndarray, z: np.ndarray, recession: float) -> np.ndarray:
+    """Scalp hair coverage (0–1): above a hairline that runs from the forehead over the ears to the nape."""
+    phi = np.abs(np.arctan2(x, z))
+    line = np.interp(phi, [0.0, 0.45, 0.8, 1.15, 1.35, 1.75, 2.1, np.pi],
+                     [0.102, 0.098, 0.088, 0.045, 0.050, 0.055, -0.01, -0.055])
+    line = line + recession * np.interp(phi, [0.0, 0.5, 0.9, 1.3], [0.012, 0.03, 0.015, 0.0])
+    return _smoothstep(-0.003, 0.004, y - line)
+
+
+def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
+          covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Albedo (H,W,4 uint8 sRGB + gloss) and wrinkle maps (H,W,K uint8) of texels with
+    anatomical positions ``anatomy`` (N,3) and base UVs ``base_uv`` (N,2) where ``covered``."""
+    rng = np.random.default_rng(appearance.seed)
+    x, y, z = anatomy[:, 0], anatomy[:, 1], anatomy[:, 2]
+    n = len(x)
+    at = lambda field: field[covered]  # noqa: E731 - sample a full-map field at the covered texels
+    old = float(np.clip((appearance.age - 30.0) / 50.0, 0.0, 1.2))
+    male = appearance.sex == "male"
+
+    base = skin_albedo(appearance.skin_tone)
+    mottle = 0.06 * at(_noise(rng, (64, 128))) + 0.03 * at(_noise(rng, (256, 512))) + 0.02 * at(_noise(rng, (512, 1024)))
+    skin = np.tile(base, (n, 1)) * (1.0 + mottle[:, None])
+    front = _smoothstep(0.03, 0.09, z)
+    cheek = np.exp(-(((np.abs(x) - 0.040) / 0.018) ** 2 + ((y + 0.002) / 0.02) ** 2))
+    nose = np.exp(-((x / 0.012) ** 2 + ((y - 0.0) / 0.02) ** 2)) * front
+    ears = _mask("mpfb_ears.jpg", base_uv)
+    redness = 0.35 * cheek + 0.25 * nose + 0.3 * ears
+    skin *= 1.0 + redness[:, None] * np.array([0.05, -0.10, -0.08])
+    eye_d = np.hypot(np.abs(x) - 0.031, (y - 0.030) * 1.3)
+    socket = np.exp(-((eye_d / 0.020) ** 2)) * front
+    skin *= 1.0 - (0.10 + 0.10 * old) * socket[:, None] * np.array([0.9, 1.0, 0.9])
+    if male:
+        beard = _smoothstep(0.003, -0.015, y) * (1.0 - _smoothstep(0.6, 1.8, np.abs(np.arctan2(x, z))))
+        beard *= 1.0 - np.exp(-((x / 0.030) ** 2 + ((y + 0.035) / 0.012) ** 2) * 1.5)  # not on the lips
+        stubble = beard * (0.7 + 0.3 * at(_noise(rng, (512, 1024))))
+        skin *= 1.0 - 0.22 * stubble[:, None] * np.array([1.0, 0.95, 0.85])
+    if old > 0:
+        spots = np.clip(at(_noise(rng, (180, 360))) - 0.55, 0.0, 1.0) * 2.2 * min(old, 1.0)
+        skin *= 1.0 - 0.25 * spots[:, None] * np.array([0.8, 1.0, 1.2])
+
+    lips = np.clip(_mask("mpfb_lips.jpg", base_uv) * 1.4, 0.0, 1.0)
+    lip_colour = skin * np.array([1.0, 0.62, 0.64]) * (0.92 - 0.05 * old)
+    lip_lines = _grooves(x * 900.0 + 0.3 * at(_noise(rng, (64, 256))), 3.0) * lips
+    lip_colour *= 1.0 - 0.12 * lip_lines[:, None]
+    skin = skin + lips[:, None] * (lip_colour - skin)
+
+    hair_rgb, grey = hair_colour(appearance)
+    streaks = at(_noise(rng, (TEX_H // 2, TEX_W // 24)))
+    fine = at(_noise(rng, (TEX_H, TEX_W // 6)))
+    recession = (0.8 * rng.uniform(0.3, 1.0) * min(old, 1.0)) if male else 0.1 * old
+    hair = _hairline(x, y, z, recession) * (1.0 - ears)
+    hair *= 0.82 + 0.18 * np.clip(streaks, -1, 1)
+    strand_grey = (fine * 0.5 + 0.5) < grey
+    strand = np.where(strand_grey[:, None], srgb_to_linear(np.array([0.78, 0.77, 0.75])), hair_rgb)
+    strand = strand * (0.75 + 0.25 * fine[:, None]) * (0.85 + 0.15 * streaks[:, None])
+    skin = skin + np.clip(hair, 0.0, 1.0)[:, None] * (strand - skin)
+
+    brow = _brow(x, y, z) * (0.75 + 0.25 * at(_noise(rng, (TEX_H // 2, TEX_W // 8))))
+    brow_rgb = hair_rgb * (1.0 - 0.6 * grey) + 0.6 * grey * srgb_to_linear(np.array([0.62, 0.60, 0.58]))
+    brow_strand = brow_rgb * (0.7 + 0.3 * fine[:, None])
+    skin = skin + np.clip(1.2 * brow, 0.0, 0.92)[:, None] * (brow_strand - skin)
+
+    gloss = 0.55 + 0.25 * front * _smoothstep(0.0, 0.06, y) + 0.6 * lips - 0.45 * np.clip(hair + brow, 0.0, 1.0)
+    maps = _wrinkle_maps(x, y, z, rng, at)
+    age_lines = old * (0.35 * maps[:, WRINKLES.index("forehead")] + 0.3 * maps[:, WRINKLES.index("nasolabial")]
+                       + 0.25 * (maps[:, WRINKLES.index("crow_L")] + maps[:, WRINKLES.index("crow_R")]))
+    skin *= 1.0 - 0.35 * np.clip(age_lines, 0.0, 1.0)[:, None] * (1.0 - hair[:, None])
+
+    albedo = np.zeros((TEX_H, TEX_W, 4), np.uint8)
+    albedo[covered, :3] = np.round(255.0 * _linear_to_srgb(np.clip(skin, 0.0, 1.0))).astype(np.uint8)
+    albedo[covered, 3] = np.round(255.0 * np.clip(gloss, 0.0, 1.0) / 1.5).astype(np.uint8)
+    wrinkles = np.zeros((TEX_H, TEX_W, len(WRINKLES)), np.uint8)
+    wrinkles[covered] = np.round(255.0 * np.clip(maps * (1.0 - hair[:, None]), 0.0, 1.0)).astype(np.uint8)
+    return _dilate(albedo, covered), _dilate(wrinkles, covered)
+
+
+def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, rng: np.random.Generator, at) -> np.ndarray:
+    """(N,K) groove depth of each wrinkle map at anatomical points."""
+    wobble = at(_noise(rng, (128, 256)))
+    ax = np.abs(x)
+    front = _smoothstep(0.06, 0.10, z)
+    out = np.zeros((len(x), len(WRINKLES)), np.float64)
+    # Glabella: two or three vertical furrows between the brows, and a transverse line at the nose root.
+    vertical = _grooves((ax + 0.002 * wobble) / 0.0055 - 0.45, 4.0)
+    band = np.exp(-(((y - 0.050) / 0.012) ** 2)) * (1.0 - _smoothstep(0.008, 0.014, ax))
+    root = _grooves((y - 0.040) / 0.006 + 0.5 + 0.1 * wobble, 5.0) * np.exp(-((x / 0.010) ** 2)) * np.exp(-(((y - 0.040) / 0.006) ** 2))
+    out[:, 0] = (vertical * band + 0.6 * root) * front
+    # Crow's feet: lines fanning out from each lateral canthus.
+    for k, side in ((1, 1.0), (2, -1.0)):
+        dx, dy = side * x - 0.049, y - 0.030
+        r = np.hypot(dx, dy)
+        angle = np.arctan2(dy, np.maximum(dx, 1e-4))
+        fan = _grooves(angle / 0.24 + 0.15 * wobble, 3.5)
+        reach = _smoothstep(0.004, 0.008, r) * (1.0 - _smoothstep(0.018, 0.026, r)) * (dx > 0)
+        out[:, k] = fan * reach * (np.abs(angle) < 1.0)
+    # Nasal wrinkles: oblique lines across the upper nose and its sides (AU9).
+    nasal = _grooves((y - 0.028 + 0.35 * ax) / 0.0045 + 0.2 * wobble, 4.5)
+    out[:, 3] = nasal * np.exp(-(((y - 0.027) / 0.010) ** 2)) * (1.0 - _smoothstep(0.012, 0.020, ax)) * front
+    # Forehead: long horizontal lines.
+    lines = _grooves((y - 0.070) / 0.0085 + 0.25 * wobble, 3.0)
+    out[:, 4] = lines * _smoothstep(0.062, 0.070, y) * (1.0 - _smoothstep(0.090, 0.100, y)) * (1.0 - _smoothstep(0.045, 0.060, ax)) * front
+    # Nasolabial furrow: from the nose wing to beside the mouth corner.
+    t = np.clip((0.006 - y) / 0.040, 0.0, 1.0)
+    centre = 0.020 + 0.012 * t
+    fold = np.exp(-(((ax - centre) / 0.0022) ** 2)) * (y < 0.008) * (y > -0.036)
+    out[:, 5] = fold * front
+    return np.clip(out, 0.0, 1.0)
+
+
+def _dilate(image: np.ndarray, covered: np.ndarray, steps: int = 4) -> np.ndarray:
+    """Grow painted texels a few texels into the empty map so bilinear reads at edges stay clean."""
+    out = image.copy()
+    filled = covered.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        grown = cv2.dilate(filled.astype(np.uint8), kernel).astype(bool) & ~filled
+        if not grown.any():
+            break
+        for c in range(out.shape[2]):
+            out[..., c] = np.where(grown, cv2.dilate(out[..., c], kernel), out[..., c])
+        filled |= grown
+    return out
+
+
+def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(np.maximum(c, 0.0), 1 / 2.4) - 0.055)
+
+
+def ambient_occlusion(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V,) 0–1 occlusion estimate from concavity: how far a vertex lies below its neighbours' mean."""
+    normals = raster.vertex_normals(vertices.astype(np.float32), faces)
+    n = len(vertices)
+    total = np.zeros((n, 3))
+    count = np.zeros(n)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        np.add.at(total, faces[:, a], vertices[faces[:, b]])
+        np.add.at(total, faces[:, b], vertices[faces[:, a]])
+        np.add.at(count, faces[:, a], 1)
+        np.add.at(count, faces[:, b], 1)
+    mean = total / np.maximum(count, 1)[:, None]
+    depth = np.einsum("ij,ij->i", mean - vertices, normals)
+    occlusion = np.clip(1.0 - depth / 0.0025, 0.35, 1.0)
+    return (0.75 * occlusion + 0.25).astype(np.float32)
+
+
+def paint_surface(face: "HumanFace", head: "HeadMesh") -> Surface:
+    """Texture map, materials and colours of a human face for its appearance."""
+    from .human import LASH, MOUTH, SKIN, TEETH, TONGUE, EYE_L, EYE_R
+
+    base = assets.load_base_mesh().vertices
+    anatomy = (base[head.vertex_ids] - base[assets.joint_vertices("joint-head")].mean(axis=0)).astype(np.float32)
+    tex = corner_texels(anatomy, head.faces)
+    skin_faces = np.flatnonzero(head.material == SKIN)
+    attributes = np.concatenate([anatomy[head.faces[skin_faces]], head.corner_uvs[skin_faces]], axis=-1)
+    covered, values = _texel_attributes(tex[skin_faces], attributes)
+    albedo, wrinkles = paint(face.appearance, values[covered, :3].astype(np.float64), values[covered, 3:5], covered)
+
+    hair_rgb, _ = hair_colour(face.appearance)
+    srgb = lambda name: srgb_to_linear(np.asarray(MATERIAL_COLOURS_SRGB[name]) / 255.0)  # noqa: E731
+    colours = np.stack([srgb("mouth"), srgb("teeth"), srgb("tongue"), hair_rgb * 0.6, srgb("sclera"), srgb("pupil"),
+                        iris_colour(face.appearance), hair_rgb]).astype(np.float32)
+
+    vertex_colors = np.zeros((len(anatomy), 3), np.float32)
+    texel = spherical_texels(anatomy)
+    rows = np.clip(texel[:, 1].astype(int), 0, TEX_H - 1)
+    cols = np.clip(texel[:, 0].astype(int), 0, TEX_W - 1)
+    vertex_colors[:] = albedo[rows, cols, :3] / 255.0
+    linear_to_display = lambda c: _linear_to_srgb(c).astype(np.float32)  # noqa: E731
+    for material, colour in ((MOUTH, colours[0]), (TEETH, colours[1]), (TONGUE, colours[2]), (LASH, colours[3]),
+                             (EYE_L, colours[4]), (EYE_R, colours[4])):
+        vertex_colors[np.unique(head.faces[head.material == material])] = linear_to_display(colour)
+
+    rest = face.rest
+    hi = rest.max(axis=0)
+    eye_y = float(face.eye_centres[:, 1].mean())
+    regions = {
+        "full": (0.0, 0.012, float(hi[2]), 0.115, 0.125),
+        "eyes": (0.0, eye_y + 0.006, float(hi[2]), 0.07, 0.028),
+        "mouth": (0.0, eye_y - 0.067, float(hi[2]), 0.05, 0.028),
+    }
+    teeth = np.unique(head.faces[head.material == TEETH])
+    return Surface(tex, albedo, wrinkles, head.material, ambient_occlusion(rest, head.faces), rest.copy(),
+                   colours, face.eye_centres.astype(np.float32), float(rest[teeth, 2].max()) + 0.004,
+                   vertex_colors, regions)
