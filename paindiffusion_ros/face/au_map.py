@@ -5,10 +5,12 @@ weight; a channel at its maximum (intensity 5, or 1 for the eye-closure units AU
 applies each of its targets at ``weight`` (1.0 = the target's full extreme), so target
 weight = weight × intensity / maximum. Targets are the ARKit face units of the CC0
 "Face Units" pack (names like ``browDownLeft``); ``{S}`` is the side of a bilateral
-channel (``AU4_L`` → ``browDownLeft``), or both sides for a midline channel. A midline target driven by a bilateral channel
+channel (``AU4_L`` → ``browDownLeft``; ``{s}`` → ``left`` in MakeHuman names), or both
+sides for a midline channel. A midline target driven by a bilateral channel
 (AU1 → ``browInnerUp``) is split across the midline with a smooth side mask, so each
 side moves its own half. Where ARKit has no unit for a motion (nostril dilation and
-compression, AU38/AU39), the MakeHuman expression units (``mh:`` prefix, CC0) are used.
+compression, AU38/AU39) or it is too weak for FACS's description (AU4's brow lowering),
+the MakeHuman expression units (``mh:`` prefix, CC0) are used.
 
 The jaw is not a morph: AU26/AU27 and the latent's jaw axis-angle rotate the skinned jaw
 about its hinge (``human.py``); ``JAW_OPEN_PER_UNIT`` gives the opening each unit implies.
@@ -36,10 +38,10 @@ AU_NAMES: dict[str, str] = {
 AU_TARGETS: dict[str, tuple[tuple[str, float], ...]] = {
     "AU1": (("browInnerUp", 1.0),),
     "AU2": (("browOuterUp{S}", 1.0),),
-    "AU4": (("browDown{S}", 1.0), ("browInnerUp", -0.25)),
+    "AU4": (("browDown{S}", 1.0), ("mh:eyebrows-{s}-down", 1.0), ("mh:eyebrows-{s}-inner-up", -0.5)),
     "AU5": (("eyeWide{S}", 1.0),),
     "AU6": (("cheekSquint{S}", 1.0), ("eyeSquint{S}", 0.4)),
-    "AU7": (("eyeSquint{S}", 1.0), ("eyeBlink{S}", 0.3)),
+    "AU7": (("eyeSquint{S}", 1.0), ("eyeBlink{S}", 0.15)),
     "AU9": (("noseSneerLeft", 1.0), ("noseSneerRight", 1.0), ("mouthUpperUpLeft", 0.35), ("mouthUpperUpRight", 0.35)),
     "AU10": (("mouthUpperUp{S}", 1.0),),
     "AU11": (("mouthUpperUpLeft", 0.4), ("mouthUpperUpRight", 0.4), ("cheekSquintLeft", 0.2), ("cheekSquintRight", 0.2)),
@@ -80,6 +82,7 @@ latent's jaw angle and these units' sum, so a model that already writes AU26's d
 the jaw pose (the synthetic data: 0.06 rad per AU26 unit) does not open it twice."""
 
 SIDES = {"L": "Left", "R": "Right"}
+MH_SIDES = {"L": "left", "R": "right"}
 MH_UNITS = "mpfb2/targets/expression/units"
 """MakeHuman expression units (``mh:`` targets); one file per ancestry, averaged."""
 MH_ANCESTRIES = ("african", "asian", "caucasian")
@@ -93,8 +96,9 @@ def channel_targets(channel: str) -> list[tuple[str, float, str]]:
     au, _, side = channel.partition("_")
     out = []
     for target, weight in AU_TARGETS[au]:
-        if "{S}" in target:
-            out.extend((target.replace("{S}", SIDES[s]), weight, "") for s in ([side] if side else SIDES))
+        if "{S}" in target or "{s}" in target:
+            out.extend((target.replace("{S}", SIDES[s]).replace("{s}", MH_SIDES[s]), weight, "")
+                       for s in ([side] if side else SIDES))
         elif side and not target.endswith(("Left", "Right")):
             out.append((target, weight, side))
         elif side and not target.endswith(SIDES[side]):
@@ -124,7 +128,8 @@ def markdown_table() -> str:
     lines = ["| AU | FACS name | channels | face-unit targets (weight at the channel's maximum) |", "|---|---|---|---|"]
     for au, targets in AU_TARGETS.items():
         channels = ", ".join(facs.EXPRESSION_CHANNELS[i] for i in facs.au_indices(au))
-        moved = ", ".join(f"`{t.replace('{S}', '{Left,Right}')}` {w:g}" for t, w in targets)
+        moved = ", ".join(f"`{t.replace('{S}', '{Left,Right}').replace('{s}', '{left,right}')}` {w:g}"
+                          for t, w in targets)
         if au in JAW_OPEN_PER_UNIT:
             moved += f"; jaw rotation {JAW_OPEN_PER_UNIT[au]:g} rad per unit"
         lines.append(f"| {au} | {AU_NAMES[au]} | {channels} | {moved} |")

@@ -34,9 +34,10 @@ SKIN, MOUTH, EYE_L, EYE_R, TEETH, TONGUE, LASH = range(7)
 MATERIALS = ("skin", "mouth", "eye_l", "eye_r", "teeth", "tongue", "lash")
 HELPERS = {
     "helper-l-eye": EYE_L, "helper-r-eye": EYE_R, "helper-upper-teeth": TEETH, "helper-lower-teeth": TEETH,
-    "helper-tongue": TONGUE, "helper-l-eyelashes-1": LASH, "helper-r-eyelashes-1": LASH,
-    "helper-l-eyelashes-2": LASH, "helper-r-eyelashes-2": LASH,
+    "helper-tongue": TONGUE, "helper-l-eyelashes-2": LASH, "helper-r-eyelashes-2": LASH,
 }
+"""Helper groups drawn and their materials (the upper eyelashes; the lower ones, ``-1``, read
+as eyeliner at this scale and are left out)."""
 SIDE_MASK_WIDTH = 0.012
 """Width (m) of the smooth blend across the midline when a midline target is split by side."""
 TONGUE_ON_JAW = 0.9

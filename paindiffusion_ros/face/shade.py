@@ -127,7 +127,7 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
                 tx = w0 * corner_tex[f, 0, 0] + w1 * corner_tex[f, 1, 0] + w2 * corner_tex[f, 2, 0]
                 ty = w0 * corner_tex[f, 0, 1] + w1 * corner_tex[f, 1, 1] + w2 * corner_tex[f, 2, 1]
                 _texel(albedo, wrinkles, weights, tx, ty, to_linear, tex)
-                dark = 1.0 - 0.62 * tex[4]
+                dark = 1.0 - 0.5 * tex[4]
                 for k in range(3):
                     col[k] = tex[k] * dark
                 spec_strength = specular * tex[3] * (1.0 - 0.8 * tex[4])
@@ -166,14 +166,14 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
             else:  # mouth interior, teeth, tongue: darker the deeper behind the lips
                 row = 0 if m == 1 else (1 if m == 4 else 2)
                 z = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2]
-                depth = min(max((mouth_front_z - z) / 0.045, 0.0), 1.0)
+                depth = min(max((mouth_front_z - z) / 0.035, 0.0), 1.0)
                 shade = (1.0 - depth) * (1.0 - depth)
                 if m == 4:
                     shade = 0.25 + 0.75 * shade
                     spec_strength = 0.25 * shade
                     shine = 60.0
                 else:
-                    shade = 0.08 + 0.92 * shade
+                    shade = 0.04 + 0.96 * shade
                 for k in range(3):
                     col[k] = colours[row, k] * shade
             ndk = nx * KEY[0] + ny * KEY[1] + nz * KEY[2]

@@ -57,7 +57,7 @@ for _k, _name in enumerate(WRINKLES):
         WRINKLE_MATRIX[_k, facs.channel_index(_channel)] = _weight / facs.channel_max(_channel)
 
 MATERIAL_COLOURS_SRGB = {
-    "mouth": (150, 62, 64), "teeth": (232, 226, 208), "tongue": (196, 96, 98), "lash": (34, 26, 22),
+    "mouth": (128, 48, 52), "teeth": (232, 226, 208), "tongue": (196, 96, 98), "lash": (34, 26, 22),
     "sclera": (236, 230, 222), "pupil": (8, 8, 10),
 }
 
@@ -163,10 +163,10 @@ def _grooves(phase: np.ndarray, sharpness: float = 6.0) -> np.ndarray:
 def _brow(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Eyebrow density (0–1) at anatomical points (both sides): an arch over each eye."""
     ax = np.abs(x)
-    centre = np.interp(ax, [0.010, 0.020, 0.038, 0.050, 0.060], [0.048, 0.051, 0.0565, 0.0545, 0.048])
-    half = np.interp(ax, [0.010, 0.018, 0.040, 0.058], [0.0055, 0.0052, 0.0040, 0.0018])
+    centre = np.interp(ax, [0.010, 0.020, 0.038, 0.050, 0.060], [0.0475, 0.0505, 0.0555, 0.0535, 0.048])
+    half = np.interp(ax, [0.010, 0.018, 0.040, 0.058], [0.0050, 0.0048, 0.0036, 0.0016])
     along = _smoothstep(0.009, 0.015, ax) * (1.0 - _smoothstep(0.054, 0.061, ax))
-    across = 1.0 - _smoothstep(0.55, 1.0, np.abs(y - centre) / half)
+    across = 1.0 - _smoothstep(0.6, 1.0, np.abs(y - centre) / half)
     return along * across * _smoothstep(0.05, 0.08, z)
 
 
@@ -184,99 +184,108 @@ def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
     """Albedo (H,W,4 uint8 sRGB + gloss) and wrinkle maps (H,W,K uint8) of texels with
     anatomical positions ``anatomy`` (N,3) and base UVs ``base_uv`` (N,2) where ``covered``."""
     rng = np.random.default_rng(appearance.seed)
-    x, y, z = anatomy[:, 0], anatomy[:, 1], anatomy[:, 2]
+    x, y, z = (anatomy[:, i].astype(np.float32) for i in range(3))
     n = len(x)
     at = lambda field: field[covered]  # noqa: E731 - sample a full-map field at the covered texels
     old = float(np.clip((appearance.age - 30.0) / 50.0, 0.0, 1.2))
     male = appearance.sex == "male"
-
-    base = skin_albedo(appearance.skin_tone)
-    mottle = 0.06 * at(_noise(rng, (64, 128))) + 0.03 * at(_noise(rng, (256, 512))) + 0.02 * at(_noise(rng, (512, 1024)))
-    skin = np.tile(base, (n, 1)) * (1.0 + mottle[:, None])
+    azimuth = np.abs(np.arctan2(x, z))
     front = _smoothstep(0.03, 0.09, z)
-    cheek = np.exp(-(((np.abs(x) - 0.040) / 0.018) ** 2 + ((y + 0.002) / 0.02) ** 2))
-    nose = np.exp(-((x / 0.012) ** 2 + ((y - 0.0) / 0.02) ** 2)) * front
-    ears = _mask("mpfb_ears.jpg", base_uv)
-    redness = 0.35 * cheek + 0.25 * nose + 0.3 * ears
-    skin *= 1.0 + redness[:, None] * np.array([0.05, -0.10, -0.08])
-    eye_d = np.hypot(np.abs(x) - 0.031, (y - 0.030) * 1.3)
-    socket = np.exp(-((eye_d / 0.020) ** 2)) * front
-    skin *= 1.0 - (0.10 + 0.10 * old) * socket[:, None] * np.array([0.9, 1.0, 0.9])
-    if male:
-        beard = _smoothstep(0.003, -0.015, y) * (1.0 - _smoothstep(0.6, 1.8, np.abs(np.arctan2(x, z))))
-        beard *= 1.0 - np.exp(-((x / 0.030) ** 2 + ((y + 0.035) / 0.012) ** 2) * 1.5)  # not on the lips
-        stubble = beard * (0.7 + 0.3 * at(_noise(rng, (512, 1024))))
-        skin *= 1.0 - 0.22 * stubble[:, None] * np.array([1.0, 0.95, 0.85])
-    if old > 0:
-        spots = np.clip(at(_noise(rng, (180, 360))) - 0.55, 0.0, 1.0) * 2.2 * min(old, 1.0)
-        skin *= 1.0 - 0.25 * spots[:, None] * np.array([0.8, 1.0, 1.2])
 
-    lips = np.clip(_mask("mpfb_lips.jpg", base_uv) * 1.4, 0.0, 1.0)
-    lip_colour = skin * np.array([1.0, 0.62, 0.64]) * (0.92 - 0.05 * old)
+    base = skin_albedo(appearance.skin_tone).astype(np.float32)
+    mottle = 0.05 * at(_noise(rng, (48, 96))) + 0.025 * at(_noise(rng, (192, 384))) + 0.012 * at(_noise(rng, (384, 768)))
+    skin = base[None, :] * (1.0 + mottle[:, None])
+    cheek = np.exp(-(((np.abs(x) - 0.040) / 0.018) ** 2 + ((y + 0.002) / 0.02) ** 2))
+    nose = np.exp(-((x / 0.012) ** 2 + (y / 0.02) ** 2)) * front
+    ears = _mask("mpfb_ears.jpg", base_uv).astype(np.float32)
+    redness = 0.35 * cheek + 0.25 * nose + 0.3 * ears
+    skin *= 1.0 + redness[:, None] * np.array([0.05, -0.10, -0.08], np.float32)
+    eye_d = np.hypot(np.abs(x) - 0.031, (y - 0.030) * 1.3)
+    socket = np.exp(-((eye_d / 0.018) ** 2)) * front
+    skin *= 1.0 - (0.05 + 0.08 * old) * socket[:, None] * np.array([0.9, 1.0, 0.95], np.float32)
+    if male:
+        beard = _smoothstep(0.003, -0.015, y) * (1.0 - _smoothstep(0.6, 1.8, azimuth))
+        beard *= 1.0 - np.exp(-((x / 0.030) ** 2 + ((y + 0.035) / 0.012) ** 2) * 1.5)  # not on the lips
+        stubble = beard * (0.75 + 0.25 * at(_noise(rng, (384, 768))))
+        skin *= 1.0 - 0.16 * stubble[:, None] * np.array([1.0, 0.95, 0.85], np.float32)
+    if old > 0.5:
+        spots = np.clip(at(_noise(rng, (160, 320))) - 0.6, 0.0, 1.0) * 2.0 * min(old - 0.5, 0.7)
+        skin *= 1.0 - 0.25 * spots[:, None] * np.array([0.7, 1.0, 1.3], np.float32)
+
+    lips = np.clip(_mask("mpfb_lips.jpg", base_uv) * 1.3, 0.0, 1.0).astype(np.float32)
+    lip_colour = skin * np.array([0.88, 0.56, 0.60], np.float32) * (0.94 - 0.08 * old)
     lip_lines = _grooves(x * 900.0 + 0.3 * at(_noise(rng, (64, 256))), 3.0) * lips
-    lip_colour *= 1.0 - 0.12 * lip_lines[:, None]
+    lip_colour *= 1.0 - 0.10 * lip_lines[:, None]
     skin = skin + lips[:, None] * (lip_colour - skin)
 
     hair_rgb, grey = hair_colour(appearance)
+    hair_rgb = hair_rgb.astype(np.float32)
+    grey_rgb = srgb_to_linear(np.array([0.72, 0.71, 0.69])).astype(np.float32)
     streaks = at(_noise(rng, (TEX_H // 2, TEX_W // 24)))
-    fine = at(_noise(rng, (TEX_H, TEX_W // 6)))
+    fine = at(_noise(rng, (TEX_H, TEX_W // 4)))
     recession = (0.8 * rng.uniform(0.3, 1.0) * min(old, 1.0)) if male else 0.1 * old
     hair = _hairline(x, y, z, recession) * (1.0 - ears)
-    hair *= 0.82 + 0.18 * np.clip(streaks, -1, 1)
-    strand_grey = (fine * 0.5 + 0.5) < grey
-    strand = np.where(strand_grey[:, None], srgb_to_linear(np.array([0.78, 0.77, 0.75])), hair_rgb)
-    strand = strand * (0.75 + 0.25 * fine[:, None]) * (0.85 + 0.15 * streaks[:, None])
-    skin = skin + np.clip(hair, 0.0, 1.0)[:, None] * (strand - skin)
+    greying = np.clip(grey * (1.0 + 0.5 * fine), 0.0, 1.0)
+    strand = hair_rgb + greying[:, None] * (grey_rgb - hair_rgb)
+    strand = strand * (0.8 + 0.12 * fine[:, None] + 0.08 * streaks[:, None])
+    coverage = np.clip(hair * (0.9 + 0.1 * streaks), 0.0, 1.0)
+    skin = skin + coverage[:, None] * (strand - skin)
 
-    brow = _brow(x, y, z) * (0.75 + 0.25 * at(_noise(rng, (TEX_H // 2, TEX_W // 8))))
-    brow_rgb = hair_rgb * (1.0 - 0.6 * grey) + 0.6 * grey * srgb_to_linear(np.array([0.62, 0.60, 0.58]))
-    brow_strand = brow_rgb * (0.7 + 0.3 * fine[:, None])
-    skin = skin + np.clip(1.2 * brow, 0.0, 0.92)[:, None] * (brow_strand - skin)
+    hairs = at(_noise(rng, (TEX_H, TEX_W // 12)))  # thin strands along the brow (map x)
+    brow = _brow(x, y, z) * np.clip(0.85 + 0.3 * hairs, 0.0, 1.0)
+    brow_rgb = 0.7 * hair_rgb + 0.6 * max(grey - 0.4, 0.0) * (grey_rgb - hair_rgb)
+    brow_strand = brow_rgb * (0.75 + 0.25 * hairs[:, None])
+    skin = skin + np.clip(brow, 0.0, 0.95)[:, None] * (brow_strand - skin)
 
-    gloss = 0.55 + 0.25 * front * _smoothstep(0.0, 0.06, y) + 0.6 * lips - 0.45 * np.clip(hair + brow, 0.0, 1.0)
-    maps = _wrinkle_maps(x, y, z, rng, at)
-    age_lines = old * (0.35 * maps[:, WRINKLES.index("forehead")] + 0.3 * maps[:, WRINKLES.index("nasolabial")]
+    gloss = 0.55 + 0.25 * front * _smoothstep(0.0, 0.06, y) + 0.6 * lips - 0.5 * np.clip(hair + brow, 0.0, 1.0)
+    maps = _wrinkle_maps(x, y, z, rng, at, covered)
+    age_lines = old * (0.35 * maps[:, WRINKLES.index("forehead")] + 0.45 * maps[:, WRINKLES.index("nasolabial")]
                        + 0.25 * (maps[:, WRINKLES.index("crow_L")] + maps[:, WRINKLES.index("crow_R")]))
-    skin *= 1.0 - 0.35 * np.clip(age_lines, 0.0, 1.0)[:, None] * (1.0 - hair[:, None])
+    skin *= 1.0 - 0.3 * np.clip(age_lines, 0.0, 1.0)[:, None] * (1.0 - coverage[:, None])
 
     albedo = np.zeros((TEX_H, TEX_W, 4), np.uint8)
     albedo[covered, :3] = np.round(255.0 * _linear_to_srgb(np.clip(skin, 0.0, 1.0))).astype(np.uint8)
     albedo[covered, 3] = np.round(255.0 * np.clip(gloss, 0.0, 1.0) / 1.5).astype(np.uint8)
     wrinkles = np.zeros((TEX_H, TEX_W, len(WRINKLES)), np.uint8)
-    wrinkles[covered] = np.round(255.0 * np.clip(maps * (1.0 - hair[:, None]), 0.0, 1.0)).astype(np.uint8)
+    wrinkles[covered] = np.round(255.0 * np.clip(maps * (1.0 - coverage[:, None]), 0.0, 1.0)).astype(np.uint8)
     return _dilate(albedo, covered), _dilate(wrinkles, covered)
 
 
-def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, rng: np.random.Generator, at) -> np.ndarray:
-    """(N,K) groove depth of each wrinkle map at anatomical points."""
-    wobble = at(_noise(rng, (128, 256)))
+def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, rng: np.random.Generator, at,
+                  covered: np.ndarray) -> np.ndarray:
+    """(N,K) groove depth of each wrinkle map at anatomical points (soft grooves, blurred in the map)."""
+    wobble = at(_noise(rng, (96, 192)))
     ax = np.abs(x)
     front = _smoothstep(0.06, 0.10, z)
-    out = np.zeros((len(x), len(WRINKLES)), np.float64)
-    # Glabella: two or three vertical furrows between the brows, and a transverse line at the nose root.
-    vertical = _grooves((ax + 0.002 * wobble) / 0.0055 - 0.45, 4.0)
-    band = np.exp(-(((y - 0.050) / 0.012) ** 2)) * (1.0 - _smoothstep(0.008, 0.014, ax))
-    root = _grooves((y - 0.040) / 0.006 + 0.5 + 0.1 * wobble, 5.0) * np.exp(-((x / 0.010) ** 2)) * np.exp(-(((y - 0.040) / 0.006) ** 2))
-    out[:, 0] = (vertical * band + 0.6 * root) * front
-    # Crow's feet: lines fanning out from each lateral canthus.
+    out = np.zeros((len(x), len(WRINKLES)), np.float32)
+    # Glabella: a vertical furrow each side of the midline between the brows, and a
+    # transverse line at the root of the nose.
+    vertical = np.exp(-(((ax - 0.0048 - 0.0006 * wobble) / 0.0011) ** 2))
+    band = np.exp(-(((y - 0.049) / 0.009) ** 2))
+    root = np.exp(-(((y - 0.038 - 0.0005 * wobble) / 0.0012) ** 2)) * np.exp(-((x / 0.009) ** 2))
+    out[:, 0] = (vertical * band + 0.5 * root) * front
+    # Crow's feet: four lines fanning out from each lateral canthus.
     for k, side in ((1, 1.0), (2, -1.0)):
-        dx, dy = side * x - 0.049, y - 0.030
+        dx, dy = side * x - 0.050, y - 0.030
         r = np.hypot(dx, dy)
         angle = np.arctan2(dy, np.maximum(dx, 1e-4))
-        fan = _grooves(angle / 0.24 + 0.15 * wobble, 3.5)
-        reach = _smoothstep(0.004, 0.008, r) * (1.0 - _smoothstep(0.018, 0.026, r)) * (dx > 0)
-        out[:, k] = fan * reach * (np.abs(angle) < 1.0)
-    # Nasal wrinkles: oblique lines across the upper nose and its sides (AU9).
-    nasal = _grooves((y - 0.028 + 0.35 * ax) / 0.0045 + 0.2 * wobble, 4.5)
-    out[:, 3] = nasal * np.exp(-(((y - 0.027) / 0.010) ** 2)) * (1.0 - _smoothstep(0.012, 0.020, ax)) * front
-    # Forehead: long horizontal lines.
-    lines = _grooves((y - 0.070) / 0.0085 + 0.25 * wobble, 3.0)
-    out[:, 4] = lines * _smoothstep(0.062, 0.070, y) * (1.0 - _smoothstep(0.090, 0.100, y)) * (1.0 - _smoothstep(0.045, 0.060, ax)) * front
+        fan = _grooves(angle / 0.32 + 0.5 + 0.08 * wobble, 5.0) * (np.abs(angle) < 0.75)
+        reach = _smoothstep(0.003, 0.007, r) * (1.0 - _smoothstep(0.014, 0.022, r)) * (dx > 0)
+        out[:, k] = fan * reach
+    # Nasal wrinkles (AU9): two or three oblique lines across the upper nose.
+    nasal = _grooves((y - 0.026 + 0.3 * ax) / 0.0042 + 0.1 * wobble, 6.0)
+    out[:, 3] = nasal * np.exp(-(((y - 0.026) / 0.007) ** 2)) * (1.0 - _smoothstep(0.010, 0.017, ax)) * front
+    # Forehead: three long horizontal lines.
+    lines = _grooves((y - 0.068) / 0.009 + 0.2 * wobble, 5.0)
+    out[:, 4] = lines * _smoothstep(0.060, 0.068, y) * (1.0 - _smoothstep(0.088, 0.098, y)) * (1.0 - _smoothstep(0.04, 0.058, ax)) * front
     # Nasolabial furrow: from the nose wing to beside the mouth corner.
     t = np.clip((0.006 - y) / 0.040, 0.0, 1.0)
-    centre = 0.020 + 0.012 * t
-    fold = np.exp(-(((ax - centre) / 0.0022) ** 2)) * (y < 0.008) * (y > -0.036)
+    fold = np.exp(-(((ax - 0.020 - 0.012 * t) / 0.0025) ** 2)) * _smoothstep(-0.04, -0.03, y) * (1.0 - _smoothstep(0.004, 0.010, y))
     out[:, 5] = fold * front
+    full = np.zeros((TEX_H, TEX_W), np.float32)
+    for k in range(len(WRINKLES)):
+        full[covered] = out[:, k]
+        out[:, k] = cv2.GaussianBlur(full, (0, 0), 1.2)[covered]
     return np.clip(out, 0.0, 1.0)
 
 
