@@ -92,8 +92,12 @@ def _convert(name: str, value: Any) -> Any:
     return number
 
 
-def appearance_from_profile(path: Path, base: Appearance = Appearance()) -> Appearance:
-    """The ``appearance:`` block of a patient profile YAML over ``base`` (ValueError naming file and value)."""
+def appearance_from_profile(profile: str, base: Appearance = Appearance()) -> Appearance:
+    """The ``appearance:`` block of a patient profile (a name in ``config/patients`` or a YAML
+    path) over ``base``; ValueError naming the file and the bad key or value."""
+    from ..stimulus import resolve_profile_path
+
+    path = resolve_profile_path(profile)
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -230,7 +234,7 @@ def hair_colour(appearance: Appearance) -> tuple[np.ndarray, float]:
         colour = _pick(rng, HAIR_SRGB, [1 + 6 * dark, 2 + 2 * dark, 2, 1.5 * (1 - dark), 1 - dark, 0.4 * (1 - dark)])
     else:
         colour = srgb_to_linear(np.asarray(HAIR_SRGB["dark brown" if dark < 0.5 else "black"]) / 255.0)
-    grey = float(np.clip((appearance.age - 40.0) / 40.0, 0.0, 0.92))
+    grey = float(np.clip((appearance.age - 42.0) / 40.0, 0.0, 0.92))
     return colour, grey
 
 

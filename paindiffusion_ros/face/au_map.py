@@ -9,8 +9,10 @@ channel (``AU4_L`` → ``browDownLeft``; ``{s}`` → ``left`` in MakeHuman names
 sides for a midline channel. A midline target driven by a bilateral channel
 (AU1 → ``browInnerUp``) is split across the midline with a smooth side mask, so each
 side moves its own half. Where ARKit has no unit for a motion (nostril dilation and
-compression, AU38/AU39) or it is too weak for FACS's description (AU4's brow lowering),
-the MakeHuman expression units (``mh:`` prefix, CC0) are used.
+compression, AU38/AU39) or it is too weak for FACS's description (AU4 lowers the whole
+brow, ARKit's ``browDown`` mostly its inner half), the MakeHuman expression units
+(``mh:`` prefix, CC0) are used; a negative weight runs a unit backwards (AU4 pulls the
+outer brow down with MakeHuman's outer-brow raiser reversed).
 
 The jaw is not a morph: AU26/AU27 and the latent's jaw axis-angle rotate the skinned jaw
 about its hinge (``human.py``); ``JAW_OPEN_PER_UNIT`` gives the opening each unit implies.
@@ -38,7 +40,7 @@ AU_NAMES: dict[str, str] = {
 AU_TARGETS: dict[str, tuple[tuple[str, float], ...]] = {
     "AU1": (("browInnerUp", 1.0),),
     "AU2": (("browOuterUp{S}", 1.0),),
-    "AU4": (("browDown{S}", 1.0), ("mh:eyebrows-{s}-down", 1.0), ("mh:eyebrows-{s}-inner-up", -0.5)),
+    "AU4": (("browDown{S}", 1.0), ("mh:eyebrows-{s}-down", 1.0), ("mh:eyebrows-{s}-extern-up", -0.5)),
     "AU5": (("eyeWide{S}", 1.0),),
     "AU6": (("cheekSquint{S}", 1.0), ("eyeSquint{S}", 0.4)),
     "AU7": (("eyeSquint{S}", 1.0), ("eyeBlink{S}", 0.15)),

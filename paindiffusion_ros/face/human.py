@@ -21,13 +21,14 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from . import assets, au_map, facs
+from . import assets, au_map, facs, raster
 from .appearance import Appearance, identity_targets, macro_targets
 from .assets import AssetError
 from .binding import BUILTIN_FACS
 from .geometry import axis_angle_to_matrix
+from .skin import hair_coverage, paint_surface
 
-NECK_CUT = 0.575
+NECK_CUT = 0.545
 """Base-mesh height (m) below which the neck is cut (below the bottom of the framed image)."""
 
 SKIN, MOUTH, EYE_L, EYE_R, TEETH, TONGUE, LASH = range(7)
@@ -41,6 +42,8 @@ as eyeliner at this scale and are left out)."""
 SIDE_MASK_WIDTH = 0.012
 """Width (m) of the smooth blend across the midline when a midline target is split by side."""
 TONGUE_ON_JAW = 0.9
+HAIR_THICKNESS = 0.005
+"""How far (m) short hair stands off the scalp where it covers it fully."""
 """Fraction of the jaw's rotation the tongue follows (its bones hang under the jaw)."""
 
 
@@ -169,13 +172,18 @@ class HumanFace:
     binding = BUILTIN_FACS
 
     def __init__(self, appearance: Appearance = Appearance()) -> None:
-        from .skin import paint_surface  # the painter needs the mesh built here
-
         self.appearance = appearance.validate()
         head = head_mesh()
         full = shaped_base(appearance)
         origin = _joint(full, "joint-head")
-        self.rest = (full[head.vertex_ids] - origin).astype(np.float32)
+        rest = full[head.vertex_ids] - origin
+        base = assets.load_base_mesh().vertices
+        anatomy = base_anatomy(head)
+        skin_vertices = np.unique(head.faces[head.material == SKIN])
+        hair = np.zeros(len(rest))
+        hair[skin_vertices] = hair_coverage(self.appearance, anatomy[skin_vertices])
+        normals = raster.vertex_normals(rest.astype(np.float32), head.faces[head.material <= MOUTH])
+        self.rest = (rest + HAIR_THICKNESS * hair[:, None] * normals).astype(np.float32)
         self.faces = head.faces
         self.material = head.material
         self.jaw_pivot = (_joint(full, assets.bone_cube("jaw")) - origin).astype(np.float32)
@@ -185,8 +193,7 @@ class HumanFace:
         self._jaw_weights = jaw.astype(np.float32)[:, None]
         self._jawed = np.flatnonzero(jaw > 0)
         self._basis = expression_basis(head.vertex_ids, self.rest)
-        self.eye_centres = np.stack([_joint(full, "joint-l-eye"), _joint(full, "joint-r-eye")]).astype(np.float32) - origin.astype(np.float32)
-        self.surface = paint_surface(self, head)
+        self.surface = paint_surface(self, head, anatomy)
         self.vertex_colors = self.surface.vertex_colors
         self.regions = self.surface.regions
 
@@ -203,6 +210,18 @@ class HumanFace:
             rotated = (moved - self.jaw_pivot) @ rotation.T + self.jaw_pivot
             v[self._jawed] = moved + self._jaw_weights[self._jawed] * (rotated - moved)
         return v.astype(np.float32, copy=False)
+
+
+def base_anatomy(head: HeadMesh) -> np.ndarray:
+    """(V,3) float32 positions of the crop on the unshaped base mesh, in its head frame (m):
+    the anatomical coordinates the skin is painted in and eyes, teeth and gown are shaded by."""
+    base = assets.load_base_mesh().vertices
+    return (base[head.vertex_ids] - _joint(base, "joint-head")).astype(np.float32)
+
+
+def eye_centres(vertices: np.ndarray) -> np.ndarray:
+    """(2,3) centres of the left and right eyeballs (joint cubes) on base-mesh vertices (head frame)."""
+    return np.stack([_joint(vertices, "joint-l-eye"), _joint(vertices, "joint-r-eye")]) - _joint(vertices, "joint-head")
 
 
 def _joint(vertices: np.ndarray, cube: str) -> np.ndarray:

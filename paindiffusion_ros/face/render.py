@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .skin import Surface
 
 REGIONS = ("full", "eyes", "mouth")
+OCCLUSION_SCALE = 1.0 / 0.0025
+"""Concavity (m below the neighbours' mean) at which a vertex reaches full occlusion."""
 HEAD_HALF_HEIGHT = 0.13
 """Half the height (m) that a bare ``Renderer`` frames around its centre when distance is 0."""
 
@@ -131,11 +133,13 @@ class Renderer:
         vertices = np.ascontiguousarray(vertices, np.float32)
         _, face_id, bary = self.rasterize(vertices, faces)
         normals = raster.vertex_normals(vertices, faces)
+        occlusion = np.empty(len(vertices), np.float32)
+        shade.occlusion(vertices, normals, surface.neighbour_start, surface.neighbours, OCCLUSION_SCALE, occlusion)
         image = np.empty(face_id.shape + (3,), np.uint8)
         c = self.config
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
         shade.shade_human(face_id, bary, faces, surface.material, surface.corner_tex, normals, surface.anatomy,
-                          surface.ambient_occlusion, surface.albedo, surface.wrinkles,
+                          occlusion, surface.albedo, surface.wrinkles,
                           np.ascontiguousarray(wrinkle_weights, np.float32), surface.colours, surface.eye_centres,
                           surface.mouth_front_z, light, self._background, image)
         shade.antialias(face_id, surface.material, self._depth, image, np.empty_like(image))

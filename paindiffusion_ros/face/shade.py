@@ -13,7 +13,8 @@ coordinate and rest position; the material decides the shading:
   positions, so they turn with the eyeball), a sharp wet highlight on the sphere's
   normal, shadow under the upper lid;
 - teeth, tongue, mouth interior: flat colours darkened with depth behind the lips;
-- eyelashes: hair colour.
+- eyelashes: hair colour;
+- below a round neckline at the base of the neck, a hospital gown.
 
 Light is accumulated linearly and encoded to sRGB through a lookup table.
 ``antialias`` then smooths silhouette and material edges.
@@ -40,6 +41,11 @@ FILL = np.array([0.75, 0.05, 0.65], np.float32) / np.float32(np.linalg.norm([0.7
 KEY_RGB = np.array([1.0, 0.97, 0.93], np.float32)
 FILL_RGB = np.array([0.30, 0.32, 0.36], np.float32)
 SCATTER = np.array([0.30, 0.10, 0.04], np.float32)
+NECKLINE_AZIMUTH = np.array([0.0, 0.6, 1.4, 2.2, np.pi])
+NECKLINE_Y = np.array([-0.140, -0.136, -0.128, -0.112, -0.105])
+"""Round neckline of the hospital gown: rest height (m) by azimuth about the neck (rad)."""
+GOWN = np.array([0.31, 0.50, 0.56], np.float32)
+"""Linear colour of the gown fabric (a pale hospital blue)."""
 """Extra wrap per channel (R, G, B) for the subsurface-like terminator."""
 
 
@@ -131,6 +137,18 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
                 for k in range(3):
                     col[k] = tex[k] * dark
                 spec_strength = specular * tex[3] * (1.0 - 0.8 * tex[4])
+                ry = w0 * anatomy[a, 1] + w1 * anatomy[b, 1] + w2 * anatomy[c, 1]
+                if ry < -0.1:
+                    rx = w0 * anatomy[a, 0] + w1 * anatomy[b, 0] + w2 * anatomy[c, 0]
+                    rz = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2]
+                    below = np.interp(abs(np.arctan2(rx, rz)), NECKLINE_AZIMUTH, NECKLINE_Y) - ry
+                    if below > -0.0015:
+                        cover = min((below + 0.0015) / 0.003, 1.0)
+                        weave = 1.0 + 0.05 * np.sin(rx * 2600.0) * np.sin(ry * 2600.0)
+                        hem = 0.8 if below < 0.004 else 1.0
+                        for k in range(3):
+                            col[k] += cover * (GOWN[k] * weave * hem - col[k])
+                        spec_strength *= 1.0 - cover
             elif m == 2 or m == 3:  # eyes
                 e = m - 2
                 dx = w0 * anatomy[a, 0] + w1 * anatomy[b, 0] + w2 * anatomy[c, 0] - eye_centres[e, 0]
@@ -199,6 +217,30 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
                 value = col[k] * (sky + KEY_RGB[k] * dk * key_ao + FILL_RGB[k] * df * fill_ao) * 1.25 + spec
                 i = int(value * lut_scale + 0.5)
                 image[py, px, k] = lut[min(max(i, 0), lut.shape[0] - 1)]
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
+    """Per-vertex ambient occlusion (0.25–1) from concavity: how far a vertex lies below the
+    mean of its neighbours along its normal, so folds that deepen with an expression
+    (brow furrow, nasolabial fold, closed lids) darken as they form."""
+    for v in range(vertices.shape[0]):
+        start, stop = neighbour_start[v], neighbour_start[v + 1]
+        if stop == start:
+            out[v] = 1.0
+            continue
+        mx = 0.0
+        my = 0.0
+        mz = 0.0
+        for i in range(start, stop):
+            u = neighbours[i]
+            mx += vertices[u, 0]
+            my += vertices[u, 1]
+            mz += vertices[u, 2]
+        inv = 1.0 / (stop - start)
+        depth = ((mx * inv - vertices[v, 0]) * normals[v, 0] + (my * inv - vertices[v, 1]) * normals[v, 1]
+                 + (mz * inv - vertices[v, 2]) * normals[v, 2])
+        out[v] = 0.25 + 0.75 * min(max(1.0 - depth * scale, 0.35), 1.0)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)

@@ -7,7 +7,8 @@ position on the base mesh (head frame, metres) and its coordinate in the base me
 UV layout, where the CC0 masks of MakeHuman (lips, ears) are read. Everything painted
 is a function of those two: skin tone with low-frequency mottling and redness, beard
 shadow, the eyebrows (strands along the brow), the lips, short hair above a hairline
-(strands from the crown, greying with age) and age lines.
+(strands from the crown, greying with age) and age lines. (The hospital gown at the base
+of the neck is shaded in ``shade.py`` from the anatomical position.)
 
 The wrinkle maps are the intensity-driven shading of the action units (FACS: the
 furrows appear where the skin bunches): glabellar furrows (AU4), crow's feet (AU6, one
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
+import numba
 import numpy as np
 
 from . import assets, facs, raster
@@ -36,9 +38,10 @@ TEX_W, TEX_H = 1536, 768
 SPHERE_CENTRE = np.array([0.0, 0.03, 0.0])
 """Centre of the spherical texture map in the base head frame (m): inside the skull, at eye height."""
 AZIMUTH_KNOTS = ((-np.pi, -1.2, 1.2, np.pi), (0.0, 0.2, 0.8, 1.0))
-ELEVATION_KNOTS = ((-np.pi / 2, -0.85, 0.7, np.pi / 2), (1.0, 0.88, 0.18, 0.0))
+ELEVATION_KNOTS = ((-np.pi / 2, -1.25, -0.85, 0.7, np.pi / 2), (1.0, 0.96, 0.80, 0.16, 0.0))
 """Piecewise-linear warps of azimuth and elevation (rad) to map x and y (0–1): the face
-(|azimuth| < 1.2, elevation −0.85…0.7) gets 60 % × 70 % of the texels, ~0.3 mm each."""
+(|azimuth| < 1.2, elevation −0.85…0.7) gets 60 % × 64 % of the texels, ~0.3 mm each,
+the neck down to the gown (elevation −1.25) 16 %."""
 
 WRINKLES = ("glabella", "crow_L", "crow_R", "nasal", "forehead", "nasolabial")
 WRINKLE_UNITS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -76,11 +79,12 @@ class Surface:
     albedo: np.ndarray  # (H,W,4) uint8: sRGB albedo + gloss
     wrinkles: np.ndarray  # (H,W,K) uint8 groove depth per wrinkle map
     material: np.ndarray  # (F,) uint8
-    ambient_occlusion: np.ndarray  # (V,) float32
-    anatomy: np.ndarray  # (V,3) float32 rest positions (head frame) used for eyes, teeth and mouth depth
+    neighbour_start: np.ndarray  # (V+1,) int64 CSR adjacency for the per-frame occlusion
+    neighbours: np.ndarray  # (E,) int32
+    anatomy: np.ndarray  # (V,3) float32 base-mesh positions (head frame): eyes, teeth, mouth depth, gown
     colours: np.ndarray  # (8,3) float32 linear colours: mouth, teeth, tongue, lash, sclera, pupil, iris, hair
-    eye_centres: np.ndarray  # (2,3) float32 rest centres of the left and right eyeball
-    mouth_front_z: float  # rest z (m) of the front of the teeth: depth behind it darkens the mouth
+    eye_centres: np.ndarray  # (2,3) float32 base-mesh centres of the left and right eyeball
+    mouth_front_z: float  # base-mesh z (m) of the front of the teeth: depth behind it darkens the mouth
     vertex_colors: np.ndarray  # (V,3) float32 sRGB 0–1 (rviz marker)
     regions: dict
 
@@ -131,7 +135,7 @@ def _texel_attributes(tex: np.ndarray, attributes: np.ndarray) -> tuple[np.ndarr
 
 
 def _mask(name: str, uv: np.ndarray) -> np.ndarray:
-    """A CC0 MakeHuman UV mask (``mpfb2/textures/<name>``) read at base-mesh UVs, 0–1."""
+    """A CC0 MakeHuman UV mask (``mpfb2/textures/<name>``) read at base-mesh UVs, 0–1 (float32)."""
     path = assets.asset_path(f"mpfb2/textures/{name}")
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
@@ -141,13 +145,44 @@ def _mask(name: str, uv: np.ndarray) -> np.ndarray:
     rows = np.clip((1.0 - uv[:, 1]) * (h - 1), 0, h - 1).astype(np.float32)
     pad = -len(cols) % 1024  # cv2.remap takes maps of under 32767 rows
     cols, rows = np.pad(cols, (0, pad)).reshape(-1, 1024), np.pad(rows, (0, pad)).reshape(-1, 1024)
-    return cv2.remap(image, cols, rows, cv2.INTER_LINEAR).reshape(-1)[:len(uv)] / 255.0
+    return cv2.remap(image, cols, rows, cv2.INTER_LINEAR).reshape(-1)[:len(uv)].astype(np.float32) / np.float32(255.0)
 
 
 def _noise(rng: np.random.Generator, cells: tuple[int, int], shape: tuple[int, int] = (TEX_H, TEX_W)) -> np.ndarray:
     """Smooth value noise in −1..1: random cells (rows, cols) resized up to the map."""
     grid = rng.uniform(-1.0, 1.0, cells).astype(np.float32)
     return cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def _noise3(rng: np.random.Generator, points: np.ndarray, cell: float) -> np.ndarray:
+    """Smooth value noise in −1..1 over 3-D points (m): a hashed random value per
+    ``cell``-sized lattice point, interpolated (smoothstep-trilinear) between them, so the
+    skin's grain is isotropic wherever the texture map stretches."""
+    table = rng.uniform(-1.0, 1.0, 1 << 16).astype(np.float32)
+    return _lattice_noise(np.ascontiguousarray(points, np.float32), np.float32(1.0 / cell), table)
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _lattice_noise(points: np.ndarray, scale: float, table: np.ndarray) -> np.ndarray:
+    out = np.empty(points.shape[0], np.float32)
+    for n in range(points.shape[0]):
+        gx, gy, gz = points[n, 0] * scale, points[n, 1] * scale, points[n, 2] * scale
+        ix, iy, iz = int(np.floor(gx)), int(np.floor(gy)), int(np.floor(gz))
+        tx, ty, tz = gx - ix, gy - iy, gz - iz
+        tx = tx * tx * (3.0 - 2.0 * tx)
+        ty = ty * ty * (3.0 - 2.0 * ty)
+        tz = tz * tz * (3.0 - 2.0 * tz)
+        total = 0.0
+        for dx in range(2):
+            wx = tx if dx else 1.0 - tx
+            for dy in range(2):
+                wy = ty if dy else 1.0 - ty
+                for dz in range(2):
+                    wz = tz if dz else 1.0 - tz
+                    key = ((ix + dx) * 73856093) ^ ((iy + dy) * 19349663) ^ ((iz + dz) * 83492791)
+                    total += wx * wy * wz * table[key & 0xFFFF]
+        out[n] = total
+    return out
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -179,82 +214,108 @@ def _hairline(x: np.ndarray, y: np.ndarray, z: np.ndarray, recession: float) -> 
     return _smoothstep(-0.003, 0.004, y - line)
 
 
+def hair_recession(appearance: Appearance) -> float:
+    """How far (0–1) the hairline has receded at the temples: with age, more for men (seeded)."""
+    old = float(np.clip((appearance.age - 30.0) / 50.0, 0.0, 1.0))
+    if appearance.sex != "male":
+        return 0.1 * old
+    return 0.8 * float(np.random.default_rng(40_000 + appearance.seed).uniform(0.3, 1.0)) * old
+
+
+def hair_coverage(appearance: Appearance, anatomy: np.ndarray) -> np.ndarray:
+    """(N,) scalp hair coverage (0–1) at anatomical points (head frame of the base mesh)."""
+    x, y, z = (np.asarray(anatomy)[:, i] for i in range(3))
+    return _hairline(x, y, z, hair_recession(appearance))
+
+
 def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
           covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Albedo (H,W,4 uint8 sRGB + gloss) and wrinkle maps (H,W,K uint8) of texels with
-    anatomical positions ``anatomy`` (N,3) and base UVs ``base_uv`` (N,2) where ``covered``."""
+    anatomical positions ``anatomy`` (N,3) and base UVs ``base_uv`` (N,2) where ``covered``.
+
+    Each feature is evaluated only on the texels of the region where it can appear.
+    """
     rng = np.random.default_rng(appearance.seed)
-    x, y, z = (anatomy[:, i].astype(np.float32) for i in range(3))
-    n = len(x)
+    points = np.ascontiguousarray(anatomy, np.float32)
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
     at = lambda field: field[covered]  # noqa: E731 - sample a full-map field at the covered texels
     old = float(np.clip((appearance.age - 30.0) / 50.0, 0.0, 1.2))
-    male = appearance.sex == "male"
-    azimuth = np.abs(np.arctan2(x, z))
-    front = _smoothstep(0.03, 0.09, z)
+    tint = lambda *rgb: np.array(rgb, np.float32)  # noqa: E731
 
-    base = skin_albedo(appearance.skin_tone).astype(np.float32)
-    mottle = 0.05 * at(_noise(rng, (48, 96))) + 0.025 * at(_noise(rng, (192, 384))) + 0.012 * at(_noise(rng, (384, 768)))
-    skin = base[None, :] * (1.0 + mottle[:, None])
-    cheek = np.exp(-(((np.abs(x) - 0.040) / 0.018) ** 2 + ((y + 0.002) / 0.02) ** 2))
-    nose = np.exp(-((x / 0.012) ** 2 + (y / 0.02) ** 2)) * front
-    ears = _mask("mpfb_ears.jpg", base_uv).astype(np.float32)
-    redness = 0.35 * cheek + 0.25 * nose + 0.3 * ears
-    skin *= 1.0 + redness[:, None] * np.array([0.05, -0.10, -0.08], np.float32)
-    eye_d = np.hypot(np.abs(x) - 0.031, (y - 0.030) * 1.3)
-    socket = np.exp(-((eye_d / 0.018) ** 2)) * front
-    skin *= 1.0 - (0.05 + 0.08 * old) * socket[:, None] * np.array([0.9, 1.0, 0.95], np.float32)
-    if male:
-        beard = _smoothstep(0.003, -0.015, y) * (1.0 - _smoothstep(0.6, 1.8, azimuth))
-        beard *= 1.0 - np.exp(-((x / 0.030) ** 2 + ((y + 0.035) / 0.012) ** 2) * 1.5)  # not on the lips
-        stubble = beard * (0.75 + 0.25 * at(_noise(rng, (384, 768))))
-        skin *= 1.0 - 0.16 * stubble[:, None] * np.array([1.0, 0.95, 0.85], np.float32)
+    skin = skin_albedo(appearance.skin_tone).astype(np.float32)[None, :] * (
+        1.0 + 0.05 * _noise3(rng, points, 0.012) + 0.025 * _noise3(rng, points, 0.004)
+        + 0.012 * _noise3(rng, points, 0.0012))[:, None]
+    ears = _mask("mpfb_ears.jpg", base_uv)
+    skin *= 1.0 + (0.3 * ears)[:, None] * tint(0.05, -0.10, -0.08)
+
+    face = np.flatnonzero((z > 0.02) & (np.abs(y) < 0.11))
+    fx, fy, fz = x[face], y[face], z[face]
+    front = _smoothstep(0.03, 0.09, fz)
+    cheek = np.exp(-(((np.abs(fx) - 0.040) / 0.018) ** 2 + ((fy + 0.002) / 0.02) ** 2))
+    nose = np.exp(-((fx / 0.012) ** 2 + (fy / 0.02) ** 2)) * front
+    skin[face] *= 1.0 + (0.35 * cheek + 0.25 * nose)[:, None] * tint(0.05, -0.10, -0.08)
+    socket = np.exp(-((np.hypot(np.abs(fx) - 0.031, (fy - 0.030) * 1.3) / 0.018) ** 2)) * front
+    skin[face] *= 1.0 - (0.05 + 0.08 * old) * socket[:, None] * tint(0.9, 1.0, 0.95)
+    if appearance.sex == "male":
+        chin = face[fy < 0.004]
+        cx, cy = x[chin], y[chin]
+        beard = _smoothstep(0.003, -0.015, cy) * (1.0 - _smoothstep(0.6, 1.8, np.abs(np.arctan2(cx, z[chin]))))
+        beard *= 1.0 - np.exp(-((cx / 0.030) ** 2 + ((cy + 0.035) / 0.012) ** 2) * 1.5)  # not on the lips
+        stubble = beard * (0.75 + 0.25 * _noise3(rng, points[chin], 0.0008))
+        skin[chin] *= 1.0 - 0.16 * stubble[:, None] * tint(1.0, 0.95, 0.85)
     if old > 0.5:
-        spots = np.clip(at(_noise(rng, (160, 320))) - 0.6, 0.0, 1.0) * 2.0 * min(old - 0.5, 0.7)
-        skin *= 1.0 - 0.25 * spots[:, None] * np.array([0.7, 1.0, 1.3], np.float32)
+        spots = np.clip(_noise3(rng, points, 0.0018) - 0.6, 0.0, 1.0) * 2.5 * min(old - 0.5, 0.7)
+        skin *= 1.0 - 0.15 * spots[:, None] * tint(0.7, 1.0, 1.3)
 
-    lips = np.clip(_mask("mpfb_lips.jpg", base_uv) * 1.3, 0.0, 1.0).astype(np.float32)
-    lip_colour = skin * np.array([0.88, 0.56, 0.60], np.float32) * (0.94 - 0.08 * old)
-    lip_lines = _grooves(x * 900.0 + 0.3 * at(_noise(rng, (64, 256))), 3.0) * lips
-    lip_colour *= 1.0 - 0.10 * lip_lines[:, None]
-    skin = skin + lips[:, None] * (lip_colour - skin)
+    lips = np.clip(_mask("mpfb_lips.jpg", base_uv) * 1.3, 0.0, 1.0)
+    on_lips = np.flatnonzero(lips > 0.0)
+    wobble = at(_noise(rng, (96, 192)))
+    lip_lines = _grooves(x[on_lips] * 900.0 + 0.3 * wobble[on_lips], 3.0)
+    lip_colour = skin[on_lips] * tint(0.80, 0.52, 0.54) * (0.92 - 0.08 * old) * (1.0 - 0.10 * lip_lines)[:, None]
+    skin[on_lips] += lips[on_lips, None] * (lip_colour - skin[on_lips])
 
     hair_rgb, grey = hair_colour(appearance)
     hair_rgb = hair_rgb.astype(np.float32)
     grey_rgb = srgb_to_linear(np.array([0.72, 0.71, 0.69])).astype(np.float32)
-    streaks = at(_noise(rng, (TEX_H // 2, TEX_W // 24)))
-    fine = at(_noise(rng, (TEX_H, TEX_W // 4)))
-    recession = (0.8 * rng.uniform(0.3, 1.0) * min(old, 1.0)) if male else 0.1 * old
-    hair = _hairline(x, y, z, recession) * (1.0 - ears)
-    greying = np.clip(grey * (1.0 + 0.5 * fine), 0.0, 1.0)
-    strand = hair_rgb + greying[:, None] * (grey_rgb - hair_rgb)
-    strand = strand * (0.8 + 0.12 * fine[:, None] + 0.08 * streaks[:, None])
-    coverage = np.clip(hair * (0.9 + 0.1 * streaks), 0.0, 1.0)
-    skin = skin + coverage[:, None] * (strand - skin)
+    fine = at(_noise(rng, (TEX_H, TEX_W // 3)))
+    scalp = np.flatnonzero(y > -0.07)
+    streaks = at(_noise(rng, (TEX_H // 2, TEX_W // 24)))[scalp]
+    hair = hair_coverage(appearance, points[scalp]) * (1.0 - ears[scalp])
+    greying = np.clip(grey * (1.0 + 0.5 * fine[scalp]), 0.0, 1.0)
+    strand = (hair_rgb + greying[:, None] * (grey_rgb - hair_rgb)) * (0.72 + 0.2 * fine[scalp] + 0.08 * streaks)[:, None]
+    coverage = np.zeros(len(x), np.float32)
+    coverage[scalp] = np.clip(hair * (0.9 + 0.1 * streaks), 0.0, 1.0)
+    skin[scalp] += coverage[scalp, None] * (strand - skin[scalp])
 
-    hairs = at(_noise(rng, (TEX_H, TEX_W // 12)))  # thin strands along the brow (map x)
-    brow = _brow(x, y, z) * np.clip(0.85 + 0.3 * hairs, 0.0, 1.0)
+    brows = np.flatnonzero((y > 0.035) & (y < 0.066) & (z > 0.04))
+    hairs = at(_noise(rng, (TEX_H, TEX_W // 12)))[brows]  # thin strands along the brow (map x)
+    brow = np.zeros(len(x), np.float32)
+    brow[brows] = np.clip(_brow(x[brows], y[brows], z[brows]) * np.clip(0.85 + 0.3 * hairs, 0.0, 1.0), 0.0, 0.95)
     brow_rgb = 0.7 * hair_rgb + 0.6 * max(grey - 0.4, 0.0) * (grey_rgb - hair_rgb)
-    brow_strand = brow_rgb * (0.75 + 0.25 * hairs[:, None])
-    skin = skin + np.clip(brow, 0.0, 0.95)[:, None] * (brow_strand - skin)
+    skin[brows] += brow[brows, None] * (brow_rgb * (0.75 + 0.25 * hairs)[:, None] - skin[brows])
 
-    gloss = 0.55 + 0.25 * front * _smoothstep(0.0, 0.06, y) + 0.6 * lips - 0.5 * np.clip(hair + brow, 0.0, 1.0)
-    maps = _wrinkle_maps(x, y, z, rng, at, covered)
-    age_lines = old * (0.35 * maps[:, WRINKLES.index("forehead")] + 0.45 * maps[:, WRINKLES.index("nasolabial")]
-                       + 0.25 * (maps[:, WRINKLES.index("crow_L")] + maps[:, WRINKLES.index("crow_R")]))
-    skin *= 1.0 - 0.3 * np.clip(age_lines, 0.0, 1.0)[:, None] * (1.0 - coverage[:, None])
+    maps = np.zeros((len(x), len(WRINKLES)), np.float32)
+    maps[face] = _wrinkle_maps(fx, fy, fz, wobble[face])
+    full = np.zeros((TEX_H, TEX_W), np.float32)
+    for k in range(len(WRINKLES)):  # soften the grooves across a texel or two
+        full[covered] = maps[:, k]
+        maps[:, k] = cv2.GaussianBlur(full, (0, 0), 1.2)[covered]
+    age_lines = old * (0.35 * maps[face, WRINKLES.index("forehead")] + 0.45 * maps[face, WRINKLES.index("nasolabial")]
+                       + 0.25 * (maps[face, WRINKLES.index("crow_L")] + maps[face, WRINKLES.index("crow_R")]))
+    skin[face] *= 1.0 - 0.3 * np.clip(age_lines, 0.0, 1.0)[:, None] * (1.0 - coverage[face, None])
 
+    gloss = 0.55 + 0.6 * lips - 0.5 * np.clip(coverage + brow, 0.0, 1.0)
+    gloss[face] += 0.25 * front * _smoothstep(0.0, 0.06, fy)
     albedo = np.zeros((TEX_H, TEX_W, 4), np.uint8)
-    albedo[covered, :3] = np.round(255.0 * _linear_to_srgb(np.clip(skin, 0.0, 1.0))).astype(np.uint8)
+    albedo[covered, :3] = _srgb_bytes(skin)
     albedo[covered, 3] = np.round(255.0 * np.clip(gloss, 0.0, 1.0) / 1.5).astype(np.uint8)
     wrinkles = np.zeros((TEX_H, TEX_W, len(WRINKLES)), np.uint8)
     wrinkles[covered] = np.round(255.0 * np.clip(maps * (1.0 - coverage[:, None]), 0.0, 1.0)).astype(np.uint8)
     return _dilate(albedo, covered), _dilate(wrinkles, covered)
 
 
-def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, rng: np.random.Generator, at,
-                  covered: np.ndarray) -> np.ndarray:
-    """(N,K) groove depth of each wrinkle map at anatomical points (soft grooves, blurred in the map)."""
-    wobble = at(_noise(rng, (96, 192)))
+def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, wobble: np.ndarray) -> np.ndarray:
+    """(N,K) groove depth of each wrinkle map at anatomical points of the face."""
     ax = np.abs(x)
     front = _smoothstep(0.06, 0.10, z)
     out = np.zeros((len(x), len(WRINKLES)), np.float32)
@@ -282,10 +343,6 @@ def _wrinkle_maps(x: np.ndarray, y: np.ndarray, z: np.ndarray, rng: np.random.Ge
     t = np.clip((0.006 - y) / 0.040, 0.0, 1.0)
     fold = np.exp(-(((ax - 0.020 - 0.012 * t) / 0.0025) ** 2)) * _smoothstep(-0.04, -0.03, y) * (1.0 - _smoothstep(0.004, 0.010, y))
     out[:, 5] = fold * front
-    full = np.zeros((TEX_H, TEX_W), np.float32)
-    for k in range(len(WRINKLES)):
-        full[covered] = out[:, k]
-        out[:, k] = cv2.GaussianBlur(full, (0, 0), 1.2)[covered]
     return np.clip(out, 0.0, 1.0)
 
 
@@ -308,29 +365,29 @@ def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(np.maximum(c, 0.0), 1 / 2.4) - 0.055)
 
 
-def ambient_occlusion(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V,) 0–1 occlusion estimate from concavity: how far a vertex lies below its neighbours' mean."""
-    normals = raster.vertex_normals(vertices.astype(np.float32), faces)
-    n = len(vertices)
-    total = np.zeros((n, 3))
-    count = np.zeros(n)
-    for a, b in ((0, 1), (1, 2), (2, 0)):
-        np.add.at(total, faces[:, a], vertices[faces[:, b]])
-        np.add.at(total, faces[:, b], vertices[faces[:, a]])
-        np.add.at(count, faces[:, a], 1)
-        np.add.at(count, faces[:, b], 1)
-    mean = total / np.maximum(count, 1)[:, None]
-    depth = np.einsum("ij,ij->i", mean - vertices, normals)
-    occlusion = np.clip(1.0 - depth / 0.0025, 0.35, 1.0)
-    return (0.75 * occlusion + 0.25).astype(np.float32)
+SRGB_BYTES = np.round(255.0 * _linear_to_srgb(np.linspace(0.0, 1.0, 4096))).astype(np.uint8)
 
 
-def paint_surface(face: "HumanFace", head: "HeadMesh") -> Surface:
-    """Texture map, materials and colours of a human face for its appearance."""
-    from .human import LASH, MOUTH, SKIN, TEETH, TONGUE, EYE_L, EYE_R
+def _srgb_bytes(linear: np.ndarray) -> np.ndarray:
+    """Linear 0–1 colours as sRGB bytes (through a 4096-step table)."""
+    return SRGB_BYTES[np.clip((linear * 4095.0 + 0.5).astype(np.int32), 0, 4095)]
 
-    base = assets.load_base_mesh().vertices
-    anatomy = (base[head.vertex_ids] - base[assets.joint_vertices("joint-head")].mean(axis=0)).astype(np.float32)
+
+def neighbour_lists(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR adjacency of a triangle mesh: ``(start (V+1,), neighbours)`` with each edge once per end."""
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.unique(np.sort(edges, axis=1), axis=0)
+    both = np.concatenate([edges, edges[:, ::-1]])
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    start = np.searchsorted(both[:, 0], np.arange(n_vertices + 1)).astype(np.int64)
+    return start, both[:, 1].astype(np.int32)
+
+
+def paint_surface(face: "HumanFace", head: "HeadMesh", anatomy: np.ndarray) -> Surface:
+    """Texture map, materials and colours of a human face for its appearance (``anatomy``:
+    the crop's base-mesh positions, ``human.base_anatomy``)."""
+    from .human import EYE_L, EYE_R, LASH, MOUTH, SKIN, TEETH, TONGUE, eye_centres
+
     tex = corner_texels(anatomy, head.faces)
     skin_faces = np.flatnonzero(head.material == SKIN)
     attributes = np.concatenate([anatomy[head.faces[skin_faces]], head.corner_uvs[skin_faces]], axis=-1)
@@ -354,13 +411,16 @@ def paint_surface(face: "HumanFace", head: "HeadMesh") -> Surface:
 
     rest = face.rest
     hi = rest.max(axis=0)
-    eye_y = float(face.eye_centres[:, 1].mean())
+    eyes = eye_centres(assets.load_base_mesh().vertices).astype(np.float32)
+    eye_y = float(eyes[:, 1].mean())
     regions = {
-        "full": (0.0, 0.012, float(hi[2]), 0.115, 0.125),
+        "full": (0.0, 0.034, float(hi[2]), 0.12, 0.12),
         "eyes": (0.0, eye_y + 0.006, float(hi[2]), 0.07, 0.028),
         "mouth": (0.0, eye_y - 0.067, float(hi[2]), 0.05, 0.028),
     }
     teeth = np.unique(head.faces[head.material == TEETH])
-    return Surface(tex, albedo, wrinkles, head.material, ambient_occlusion(rest, head.faces), rest.copy(),
-                   colours, face.eye_centres.astype(np.float32), float(rest[teeth, 2].max()) + 0.004,
+    # Occlusion on the skin only: helper parts (eyes, teeth, lashes) are separate shells.
+    start, neighbours = neighbour_lists(head.faces[head.material <= MOUTH], len(rest))
+    return Surface(tex, albedo, wrinkles, head.material, start, neighbours, anatomy,
+                   colours, eyes, float(anatomy[teeth, 2].max()) + 0.004,
                    vertex_colors, regions)
