@@ -130,15 +130,23 @@ def parse_target(path: Path, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = np.array(" ".join(rows).split(), dtype=np.float64).reshape(-1, 4)
     except ValueError:
-        bad = next((i for i, line in enumerate(rows) if len(line.split()) != 4), None)
-        where = f"data line {bad + 1}: {rows[bad][:60]!r}" if bad is not None else "a value is not a number"
-        raise AssetError(f"face assets: target {path} does not parse ({where})") from None
+        bad = next(i for i, line in enumerate(rows) if not _target_line(line))
+        raise AssetError(f"face assets: target {path} does not parse (data line {bad + 1}: {rows[bad][:60]!r})") from None
     indices = table[:, 0].astype(np.int64)
     if len(indices) and (indices.min() < 0 or indices.max() >= n_vertices or np.any(indices != table[:, 0])):
         raise AssetError(f"face assets: target {path} names vertices outside 0..{n_vertices - 1}")
     if not np.isfinite(table[:, 1:]).all():
         raise AssetError(f"face assets: target {path} has non-finite offsets")
     return indices, table[:, 1:] * DECIMETRE
+
+
+def _target_line(line: str) -> bool:
+    """Whether a data line is ``vertex dx dy dz`` (four numbers)."""
+    parts = line.split()
+    try:
+        return len(parts) == 4 and all(np.isfinite(float(p)) or True for p in parts)
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=None)

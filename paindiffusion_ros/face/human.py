@@ -6,7 +6,7 @@ macro and modelling targets (``appearance.py``). Each frame adds the face-unit t
 of the 50 expression channels (``au_map.py``; a linear blendshape basis precomputed per
 channel) and rotates the jaw about its hinge with the default rig's skinning weights
 (the jaw bone and the tongue bones under it). Units are metres in the head frame: origin
-at the head joint of the rig, x to the subject's left, y up, z out of the face.
+at the head joint of the rig (carried onto the shaped head by ``head_affine``), x to the subject's left, y up, z out of the face.
 
 Surface: every triangle has a material (skin, mouth interior, eye, teeth, tongue,
 eyelash) and per-corner texture coordinates in a spherical map of the head, whose
@@ -175,9 +175,10 @@ class HumanFace:
         self.appearance = appearance.validate()
         head = head_mesh()
         full = shaped_base(appearance)
-        origin = _joint(full, "joint-head")
-        rest = full[head.vertex_ids] - origin
         base = assets.load_base_mesh().vertices
+        carry = head_affine(base[head.vertex_ids], full[head.vertex_ids])
+        origin = carry(_joint(base, "joint-head"))
+        rest = full[head.vertex_ids] - origin
         anatomy = base_anatomy(head)
         skin_vertices = np.unique(head.faces[head.material == SKIN])
         hair = np.zeros(len(rest))
@@ -186,7 +187,7 @@ class HumanFace:
         self.rest = (rest + HAIR_THICKNESS * hair[:, None] * normals).astype(np.float32)
         self.faces = head.faces
         self.material = head.material
-        self.jaw_pivot = (_joint(full, assets.bone_cube("jaw")) - origin).astype(np.float32)
+        self.jaw_pivot = (carry(_joint(base, assets.bone_cube("jaw"))) - origin).astype(np.float32)
         jaw = assets.bone_weights("jaw")[head.vertex_ids]
         on_tongue = np.isin(head.vertex_ids, np.unique(head.vertex_ids[head.faces[head.material == TONGUE]]))
         jaw[on_tongue] = np.maximum(jaw[on_tongue], TONGUE_ON_JAW)
@@ -210,6 +211,15 @@ class HumanFace:
             rotated = (moved - self.jaw_pivot) @ rotation.T + self.jaw_pivot
             v[self._jawed] = moved + self._jaw_weights[self._jawed] * (rotated - moved)
         return v.astype(np.float32, copy=False)
+
+
+def head_affine(base: np.ndarray, shaped: np.ndarray):
+    """The least-squares affine map of the head's base vertices onto the shaped ones, as a
+    function of points: carries the rig's joints (jaw hinge, head joint), whose helper
+    cubes the macro targets do not move consistently with the skin."""
+    design = np.concatenate([base, np.ones((len(base), 1))], axis=1)
+    matrix, *_ = np.linalg.lstsq(design, shaped, rcond=None)
+    return lambda point: np.append(point, 1.0) @ matrix
 
 
 def base_anatomy(head: HeadMesh) -> np.ndarray:
