@@ -45,7 +45,7 @@ AU_TARGETS: dict[str, tuple[tuple[str, float], ...]] = {
     "AU6": (("cheekSquint{S}", 1.0), ("eyeSquint{S}", 0.4)),
     "AU7": (("eyeSquint{S}", 1.0), ("eyeBlink{S}", 0.15)),
     "AU9": (("noseSneerLeft", 1.0), ("noseSneerRight", 1.0), ("mouthUpperUpLeft", 0.35), ("mouthUpperUpRight", 0.35)),
-    "AU10": (("mouthUpperUp{S}", 1.0),),
+    "AU10": (("mouthUpperUp{S}", 1.0), ("mouthShrugUpper", 0.5)),
     "AU11": (("mouthUpperUpLeft", 0.4), ("mouthUpperUpRight", 0.4), ("cheekSquintLeft", 0.2), ("cheekSquintRight", 0.2)),
     "AU12": (("mouthSmile{S}", 1.0),),
     "AU13": (("mouthSmileLeft", 0.6), ("mouthSmileRight", 0.6), ("cheekPuff", 0.3)),
