@@ -11,7 +11,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from paindiffusion_ros.face import appearance as app
-from paindiffusion_ros.face import assets
+from paindiffusion_ros.face import assets, human
 from paindiffusion_ros.face.appearance import Appearance, appearance_from_profile, parse_appearance
 from paindiffusion_ros.face.models import BuiltinFace, load_face
 from paindiffusion_ros.face.render import FaceRenderer
@@ -169,6 +169,7 @@ def test_a_bad_profile_or_missing_assets_keep_the_node_publishing(context, tmp_p
 
     monkeypatch.setattr(assets, "load_base_mesh", broken)
     monkeypatch.setattr("paindiffusion_ros.face.human.head_mesh", broken)
+    human.human_face.cache_clear()  # a face built earlier in this process would hide the broken install
     fallback = FaceRendererNode(node_name="fallback", context=context, parameter_overrides=[
         Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
     assert isinstance(fallback.face, BuiltinFace) and "base.obj" in fallback.problem

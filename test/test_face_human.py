@@ -2,6 +2,7 @@
 
 import gzip
 import importlib.metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,6 +54,8 @@ def test_the_mapping_covers_every_channel_with_targets_that_exist():
         assert len(indices) > 10 and np.abs(offsets).max() > 5e-4, name
     table = au_map.markdown_table()
     assert table.count("\n| AU") == len(au_map.AU_TARGETS) and "`browDown{Left,Right}` 1" in table
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert table in readme, "README's AU → face-unit table is stale: paste au_map.markdown_table()"
 
 
 @pytest.mark.parametrize("channel", facs.EXPRESSION_CHANNELS)

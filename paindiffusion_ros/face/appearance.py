@@ -234,7 +234,7 @@ def hair_colour(appearance: Appearance) -> tuple[np.ndarray, float]:
         colour = _pick(rng, HAIR_SRGB, [1 + 6 * dark, 2 + 2 * dark, 2, 1.5 * (1 - dark), 1 - dark, 0.4 * (1 - dark)])
     else:
         colour = srgb_to_linear(np.asarray(HAIR_SRGB["dark brown" if dark < 0.5 else "black"]) / 255.0)
-    grey = float(np.clip((appearance.age - 42.0) / 40.0, 0.0, 0.92))
+    grey = float(np.clip((appearance.age - 45.0) / 40.0, 0.0, 0.92))
     return colour, grey
 
 

@@ -213,6 +213,13 @@ class HumanFace:
         return v.astype(np.float32, copy=False)
 
 
+@lru_cache(maxsize=4)
+def human_face(appearance: Appearance = Appearance()) -> HumanFace:
+    """A shared human face per appearance: building one (painting its skin) takes seconds,
+    and a face is read-only after construction, so nodes and renderers in one process reuse it."""
+    return HumanFace(appearance)
+
+
 def head_affine(base: np.ndarray, shaped: np.ndarray):
     """The least-squares affine map of the head's base vertices onto the shaped ones, as a
     function of points: carries the rig's joints (jaw hinge, head joint), whose helper

@@ -109,9 +109,9 @@ def load_face(kind: str, flame_path: str = "", appearance: Optional["Appearance"
     ``flame_path``. A missing or broken asset install raises ``assets.AssetError``."""
     if kind == "human":
         from .appearance import Appearance
-        from .human import HumanFace
+        from .human import human_face
 
-        return HumanFace(appearance or Appearance())
+        return human_face((appearance or Appearance()).validate())
     if kind == "builtin":
         return BuiltinFace()
     if kind == "flame":

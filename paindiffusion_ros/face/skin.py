@@ -1,7 +1,7 @@
 """Painting the human face: skin albedo, brows, lips, hair and wrinkle maps in texture space.
 
 The head gets a spherical texture map (azimuth × elevation about a point inside the
-skull, 2048×1024 texels, about 0.3 mm each on the face). The skin triangles are
+skull, 1024×512 texels, about 0.4 mm each on the face). The skin triangles are
 rasterised into that map once per appearance; each texel then knows its anatomical
 position on the base mesh (head frame, metres) and its coordinate in the base mesh's own
 UV layout, where the CC0 masks of MakeHuman (lips, ears) are read. Everything painted
@@ -34,13 +34,13 @@ from .assets import AssetError
 if TYPE_CHECKING:
     from .human import HeadMesh, HumanFace
 
-TEX_W, TEX_H = 1536, 768
+TEX_W, TEX_H = 1024, 512
 SPHERE_CENTRE = np.array([0.0, 0.03, 0.0])
 """Centre of the spherical texture map in the base head frame (m): inside the skull, at eye height."""
 AZIMUTH_KNOTS = ((-np.pi, -1.2, 1.2, np.pi), (0.0, 0.2, 0.8, 1.0))
 ELEVATION_KNOTS = ((-np.pi / 2, -1.25, -0.85, 0.7, np.pi / 2), (1.0, 0.96, 0.80, 0.16, 0.0))
 """Piecewise-linear warps of azimuth and elevation (rad) to map x and y (0–1): the face
-(|azimuth| < 1.2, elevation −0.85…0.7) gets 60 % × 64 % of the texels, ~0.3 mm each,
+(|azimuth| < 1.2, elevation −0.85…0.7) gets 60 % × 64 % of the texels, ~0.4 mm each,
 the neck down to the gown (elevation −1.25) 16 %."""
 
 WRINKLES = ("glabella", "crow_L", "crow_R", "nasal", "forehead", "nasolabial")
@@ -198,7 +198,7 @@ def _grooves(phase: np.ndarray, sharpness: float = 6.0) -> np.ndarray:
 def _brow(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Eyebrow density (0–1) at anatomical points (both sides): an arch over each eye."""
     ax = np.abs(x)
-    centre = np.interp(ax, [0.010, 0.020, 0.038, 0.050, 0.060], [0.0475, 0.0505, 0.0555, 0.0535, 0.048])
+    centre = np.interp(ax, [0.010, 0.020, 0.036, 0.050, 0.060], [0.0505, 0.0525, 0.0560, 0.0540, 0.049])
     half = np.interp(ax, [0.010, 0.018, 0.040, 0.058], [0.0050, 0.0048, 0.0036, 0.0016])
     along = _smoothstep(0.009, 0.015, ax) * (1.0 - _smoothstep(0.054, 0.061, ax))
     across = 1.0 - _smoothstep(0.6, 1.0, np.abs(y - centre) / half)
@@ -271,7 +271,7 @@ def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
     on_lips = np.flatnonzero(lips > 0.0)
     wobble = at(_noise(rng, (96, 192)))
     lip_lines = _grooves(x[on_lips] * 900.0 + 0.3 * wobble[on_lips], 3.0)
-    lip_colour = skin[on_lips] * tint(0.80, 0.52, 0.54) * (0.92 - 0.08 * old) * (1.0 - 0.10 * lip_lines)[:, None]
+    lip_colour = skin[on_lips] * tint(0.80, 0.48, 0.60) * (0.90 - 0.08 * old) * (1.0 - 0.10 * lip_lines)[:, None]
     skin[on_lips] += lips[on_lips, None] * (lip_colour - skin[on_lips])
 
     hair_rgb, grey = hair_colour(appearance)
@@ -282,7 +282,7 @@ def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
     streaks = at(_noise(rng, (TEX_H // 2, TEX_W // 24)))[scalp]
     hair = hair_coverage(appearance, points[scalp]) * (1.0 - ears[scalp])
     greying = np.clip(grey * (1.0 + 0.5 * fine[scalp]), 0.0, 1.0)
-    strand = (hair_rgb + greying[:, None] * (grey_rgb - hair_rgb)) * (0.72 + 0.2 * fine[scalp] + 0.08 * streaks)[:, None]
+    strand = (hair_rgb + greying[:, None] * (grey_rgb - hair_rgb)) * (0.8 + 0.12 * fine[scalp] + 0.08 * streaks)[:, None]
     coverage = np.zeros(len(x), np.float32)
     coverage[scalp] = np.clip(hair * (0.9 + 0.1 * streaks), 0.0, 1.0)
     skin[scalp] += coverage[scalp, None] * (strand - skin[scalp])
@@ -290,9 +290,9 @@ def paint(appearance: Appearance, anatomy: np.ndarray, base_uv: np.ndarray,
     brows = np.flatnonzero((y > 0.035) & (y < 0.066) & (z > 0.04))
     hairs = at(_noise(rng, (TEX_H, TEX_W // 12)))[brows]  # thin strands along the brow (map x)
     brow = np.zeros(len(x), np.float32)
-    brow[brows] = np.clip(_brow(x[brows], y[brows], z[brows]) * np.clip(0.85 + 0.3 * hairs, 0.0, 1.0), 0.0, 0.95)
+    brow[brows] = np.clip(_brow(x[brows], y[brows], z[brows]) * np.clip(0.9 + 0.2 * hairs, 0.0, 1.0), 0.0, 0.92)
     brow_rgb = 0.7 * hair_rgb + 0.6 * max(grey - 0.4, 0.0) * (grey_rgb - hair_rgb)
-    skin[brows] += brow[brows, None] * (brow_rgb * (0.75 + 0.25 * hairs)[:, None] - skin[brows])
+    skin[brows] += brow[brows, None] * (brow_rgb * (0.85 + 0.15 * hairs)[:, None] - skin[brows])
 
     maps = np.zeros((len(x), len(WRINKLES)), np.float32)
     maps[face] = _wrinkle_maps(fx, fy, fz, wobble[face])
