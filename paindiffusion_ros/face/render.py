@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .skin import Surface
 
 REGIONS = ("full", "eyes", "mouth")
-OCCLUSION_SCALE = 1.0 / 0.0025
+OCCLUSION_SCALE = 1.0 / 0.005
 """Concavity (m below the neighbours' mean) at which a vertex reaches full occlusion."""
 HEAD_HALF_HEIGHT = 0.13
 """Half the height (m) that a bare ``Renderer`` frames around its centre when distance is 0."""

@@ -221,7 +221,7 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
-    """Per-vertex ambient occlusion (0.25–1) from concavity: how far a vertex lies below the
+    """Per-vertex ambient occlusion (0.55–1) from concavity: how far a vertex lies below the
     mean of its neighbours along its normal, so folds that deepen with an expression
     (brow furrow, nasolabial fold, closed lids) darken as they form."""
     for v in range(vertices.shape[0]):
@@ -240,7 +240,7 @@ def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
         inv = 1.0 / (stop - start)
         depth = ((mx * inv - vertices[v, 0]) * normals[v, 0] + (my * inv - vertices[v, 1]) * normals[v, 1]
                  + (mz * inv - vertices[v, 2]) * normals[v, 2])
-        out[v] = 0.25 + 0.75 * min(max(1.0 - depth * scale, 0.35), 1.0)
+        out[v] = 1.0 - 0.45 * min(max(depth * scale, 0.0), 1.0)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
