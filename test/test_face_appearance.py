@@ -27,15 +27,16 @@ def test_the_appearance_spec_parses_and_names_bad_values():
     assert a == Appearance(sex="female", age=80.0, skin_tone=2.5, ancestry="asian", seed=3)
     assert parse_appearance("") == Appearance()
     for spec, message in [
-        ("sex=robot", "appearance sex='robot' is not one of female, male"),
-        ("age=120", "appearance age=120.0 is outside 18..100"),
-        ("age=old", "appearance age='old' is not a number"),
-        ("seed=1.5", "appearance seed='1.5' is not a whole number"),
-        ("height=2", "appearance 'height=2': expected NAME=VALUE with NAME one of sex, age"),
-        ("skin_tone=nan", "appearance skin_tone=nan is not a number"),
+        ("sex=robot", "appearance: sex='robot' is not one of female, male"),
+        ("age=120", "appearance: age=120.0 is outside [18.0, 100.0]"),
+        ("age=old", "appearance: age='old' is not a number"),
+        ("seed=1.5", "appearance: seed='1.5' is not a whole number"),
+        ("height=2", "appearance: 'height=2' is not NAME=VALUE with NAME one of sex, age"),
+        ("skin_tone=nan", "appearance: skin_tone='nan' is not a finite number"),
     ]:
-        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        with pytest.raises(ValueError) as error:
             parse_appearance(spec)
+        assert str(error.value).startswith(message), str(error.value)
 
 
 @pytest.mark.parametrize("years, expected", [
@@ -102,7 +103,7 @@ def test_every_shipped_profile_has_an_appearance_and_the_elderly_one_is_old():
 
 @pytest.mark.parametrize("block, message", [
     ("appearance:\n  sex: robot\n", "sex='robot' is not one of female, male"),
-    ("appearance:\n  hair: red\n", "unknown appearance keys ['hair']"),
+    ("appearance:\n  hair: red\n", "appearance: unknown key(s) hair; known: age, ancestry"),
     ("appearance: 3\n", "'appearance' must be a mapping"),
 ])
 def test_a_bad_profile_appearance_names_the_file_and_value(tmp_path, block, message):
@@ -118,7 +119,7 @@ def test_render_command_refuses_a_bad_appearance_in_one_line(tmp_path, capsys):
     np.savez(params, expression=np.zeros((2, 50), np.float32), jaw_pose=np.zeros((2, 3), np.float32))
     code = cli_main(["render", "--params", str(params), "--out", str(tmp_path / "x.mp4"), "--appearance", "sex=robot"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err == "paindiffusion render: appearance sex='robot' is not one of female, male"
+    assert code == 2 and err == "paindiffusion render: appearance: sex='robot' is not one of female, male"
 
 
 @pytest.fixture

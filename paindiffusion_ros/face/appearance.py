@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..data.settings import check_fields, from_mapping
+
 SEXES = ("female", "male")
 ANCESTRIES = ("mixed", "african", "asian", "caucasian")
 AGE_RANGE = (18.0, 100.0)
@@ -48,17 +50,7 @@ class Appearance:
 
     def validate(self) -> "Appearance":
         """This appearance, or ValueError naming the first field outside its choices or range."""
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
-            choices = item.metadata.get("choices")
-            if choices is not None and value not in choices:
-                raise ValueError(f"appearance {item.name}={value!r} is not one of {', '.join(choices)}")
-            bounds = item.metadata.get("range")
-            if bounds is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                    raise ValueError(f"appearance {item.name}={value!r} is not a number")
-                if not bounds[0] <= value <= bounds[1]:
-                    raise ValueError(f"appearance {item.name}={value!r} is outside {bounds[0]:g}..{bounds[1]:g}")
+        check_fields(self, "appearance")
         return self
 
 
@@ -72,7 +64,7 @@ def parse_appearance(text: str, base: Appearance = Appearance()) -> Appearance:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or name not in FIELDS:
-            raise ValueError(f"appearance {item!r}: expected NAME=VALUE with NAME one of {', '.join(FIELDS)}")
+            raise ValueError(f"appearance: {item!r} is not NAME=VALUE with NAME one of {', '.join(FIELDS)}")
         changes[name] = _convert(name, value.strip())
     return dataclasses.replace(base, **changes).validate()
 
@@ -84,10 +76,12 @@ def _convert(name: str, value: Any) -> Any:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"appearance {name}={value!r} is not a number") from None
+        raise ValueError(f"appearance: {name}={value!r} is not a number") from None
+    if not np.isfinite(number):
+        raise ValueError(f"appearance: {name}={value!r} is not a finite number")
     if kind is int:
         if number != int(number):
-            raise ValueError(f"appearance {name}={value!r} is not a whole number")
+            raise ValueError(f"appearance: {name}={value!r} is not a whole number")
         return int(number)
     return number
 
@@ -105,10 +99,8 @@ def appearance_from_profile(profile: str, base: Appearance = Appearance()) -> Ap
     block = data.get("appearance", {}) if isinstance(data, dict) else None
     if not isinstance(block, dict):
         raise ValueError(f"patient profile {path}: 'appearance' must be a mapping of {', '.join(FIELDS)}")
-    unknown = sorted(set(block) - set(FIELDS))
-    if unknown:
-        raise ValueError(f"patient profile {path}: unknown appearance keys {unknown} (known: {', '.join(FIELDS)})")
     try:
+        from_mapping(Appearance, {name: 0 for name in block}, "appearance")  # names unknown keys
         return dataclasses.replace(base, **{k: _convert(k, v) for k, v in block.items()}).validate()
     except ValueError as error:
         raise ValueError(f"patient profile {path}: {error}") from None

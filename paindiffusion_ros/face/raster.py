@@ -98,6 +98,18 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
+def pixel_normal(normals: np.ndarray, a: int, b: int, c: int, w0: float, w1: float, w2: float) -> tuple:
+    """Unit normal interpolated from the corner normals of one triangle (Phong)."""
+    nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
+    ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
+    nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
+    nn = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if nn > 0:
+        return nx / nn, ny / nn, nz / nn
+    return nx, ny, nz
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.ndarray,
           colors: np.ndarray, light: np.ndarray, view: np.ndarray, ambient: float, wrap: float,
           specular: float, shininess: float, background: np.ndarray, image: np.ndarray) -> None:
@@ -122,14 +134,7 @@ def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.
             w1 = bary[py, px, 1]
             w2 = 1.0 - w0 - w1
             a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-            nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
-            ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
-            nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
-            nn = np.sqrt(nx * nx + ny * ny + nz * nz)
-            if nn > 0:
-                nx /= nn
-                ny /= nn
-                nz /= nn
+            nx, ny, nz = pixel_normal(normals, a, b, c, w0, w1, w2)
             diffuse = max((nx * light[0] + ny * light[1] + nz * light[2] + wrap) / (1.0 + wrap), 0.0)
             ndh = nx * hx + ny * hy + nz * hz
             spec = specular * np.exp(shininess * np.log(ndh)) if ndh > 1e-3 else 0.0

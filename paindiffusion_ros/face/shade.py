@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .raster import pixel_normal
+
 SRGB_LUT_SIZE = 4096
 LUT_RANGE = 2.0
 _LINEAR = np.linspace(0.0, LUT_RANGE, SRGB_LUT_SIZE)
@@ -118,13 +120,7 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
             w1 = bary[py, px, 1]
             w2 = 1.0 - w0 - w1
             a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-            nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
-            ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
-            nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
-            nn = np.sqrt(nx * nx + ny * ny + nz * nz) + 1e-12
-            nx /= nn
-            ny /= nn
-            nz /= nn
+            nx, ny, nz = pixel_normal(normals, a, b, c, w0, w1, w2)
             ao = w0 * occlusion[a] + w1 * occlusion[b] + w2 * occlusion[c]
             m = material[f]
             spec_strength = 0.0
