@@ -138,7 +138,7 @@ class Renderer:
         image = np.empty(face_id.shape + (3,), np.uint8)
         c = self.config
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
-        shade.shade_human(face_id, bary, faces, surface.material, surface.corner_tex, normals, surface.anatomy,
+        shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
                           occlusion, surface.albedo, surface.wrinkles,
                           np.ascontiguousarray(wrinkle_weights, np.float32), surface.colours, surface.eye_centres,
                           surface.mouth_front_z, light, self._background, image)

@@ -43,6 +43,9 @@ FILL = np.array([0.75, 0.05, 0.65], np.float32) / np.float32(np.linalg.norm([0.7
 KEY_RGB = np.array([1.0, 0.97, 0.93], np.float32)
 FILL_RGB = np.array([0.30, 0.32, 0.36], np.float32)
 SCATTER = np.array([0.30, 0.10, 0.04], np.float32)
+GOWN_TOP = -0.1
+"""Anatomical height (m) above which no part of the gown reaches (the neckline is tested
+only on skin triangles reaching below it, ``Surface.neck``)."""
 NECKLINE_AZIMUTH = np.array([0.0, 0.6, 1.4, 2.2, np.pi])
 NECKLINE_Y = np.array([-0.140, -0.136, -0.128, -0.112, -0.105])
 """Round neckline of the hospital gown: rest height (m) by azimuth about the neck (rad)."""
@@ -86,7 +89,7 @@ def _texel(albedo, wrinkles, weights, tx, ty, to_linear, out):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, occlusion, albedo, wrinkles,
+def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anatomy, occlusion, albedo, wrinkles,
                 weights, colours, eye_centres, mouth_front_z, light, background, image):
     """Shade covered pixels of the human face into uint8 sRGB (see the module docstring).
 
@@ -133,8 +136,8 @@ def shade_human(face_id, bary, faces, material, corner_tex, normals, anatomy, oc
                 for k in range(3):
                     col[k] = tex[k] * dark
                 spec_strength = specular * tex[3] * (1.0 - 0.8 * tex[4])
-                ry = w0 * anatomy[a, 1] + w1 * anatomy[b, 1] + w2 * anatomy[c, 1]
-                if ry < -0.1:
+                ry = w0 * anatomy[a, 1] + w1 * anatomy[b, 1] + w2 * anatomy[c, 1] if neck[f] else 0.0
+                if ry < GOWN_TOP:
                     rx = w0 * anatomy[a, 0] + w1 * anatomy[b, 0] + w2 * anatomy[c, 0]
                     rz = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2]
                     below = np.interp(abs(np.arctan2(rx, rz)), NECKLINE_AZIMUTH, NECKLINE_Y) - ry

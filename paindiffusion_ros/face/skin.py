@@ -27,7 +27,7 @@ import cv2
 import numba
 import numpy as np
 
-from . import assets, facs, raster
+from . import assets, facs, raster, shade
 from .appearance import Appearance, hair_colour, iris_colour, skin_albedo, srgb_to_linear
 from .assets import AssetError
 
@@ -79,6 +79,7 @@ class Surface:
     albedo: np.ndarray  # (H,W,4) uint8: sRGB albedo + gloss
     wrinkles: np.ndarray  # (H,W,K) uint8 groove depth per wrinkle map
     material: np.ndarray  # (F,) uint8
+    neck: np.ndarray  # (F,) bool: skin reaching below shade.GOWN_TOP, where the gown's neckline is tested
     neighbour_start: np.ndarray  # (V+1,) int64 CSR adjacency for the per-frame occlusion
     neighbours: np.ndarray  # (E,) int32
     anatomy: np.ndarray  # (V,3) float32 base-mesh positions (head frame): eyes, teeth, mouth depth, gown
@@ -421,6 +422,7 @@ def paint_surface(face: "HumanFace", head: "HeadMesh", anatomy: np.ndarray) -> S
     teeth = np.unique(head.faces[head.material == TEETH])
     # Occlusion on the skin only: helper parts (eyes, teeth, lashes) are separate shells.
     start, neighbours = neighbour_lists(head.faces[head.material <= MOUTH], len(rest))
-    return Surface(tex, albedo, wrinkles, head.material, start, neighbours, anatomy,
+    neck = (head.material == SKIN) & (anatomy[head.faces, 1].min(axis=1) < shade.GOWN_TOP)
+    return Surface(tex, albedo, wrinkles, head.material, neck, start, neighbours, anatomy,
                    colours, eyes, float(anatomy[teeth, 2].max()) + 0.004,
                    vertex_colors, regions)
