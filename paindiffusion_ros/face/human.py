@@ -26,6 +26,7 @@ from .appearance import Appearance, identity_targets, macro_targets
 from .assets import AssetError
 from .binding import BUILTIN_FACS
 from .geometry import axis_angle_to_matrix
+from .models import blend, check_parameters
 from .skin import hair_coverage, paint_surface
 
 NECK_CUT = 0.545
@@ -199,8 +200,6 @@ class HumanFace:
         self.regions = self.surface.regions
 
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
-        from .models import blend, check_parameters
-
         e, j = check_parameters(expression, jaw_pose, facs.EXPRESSION_DIM)
         v = self.rest + blend(e, self._basis).reshape(-1, 3)
         j = j.astype(np.float64)
