@@ -68,15 +68,20 @@ AU_TARGETS: dict[str, tuple[tuple[str, float], ...]] = {
     "AU39": (("mh:nose-compression", 1.0),),
     "AU41": (("eyeBlink{S}", 0.35),),
     "AU42": (("eyeBlink{S}", 0.55), ("eyeSquint{S}", 0.3)),
-    "AU43": (("eyeBlink{S}", 1.0),),
+    "AU43": (("eyeBlink{S}", 1.0), ("eyeWide{S}", -0.25)),
     "AU44": (("eyeSquint{S}", 1.0), ("eyeBlink{S}", 0.25)),
-    "AU45": (("eyeBlink{S}", 1.0),),
+    "AU45": (("eyeBlink{S}", 1.0), ("eyeWide{S}", -0.25)),
     "AU61": (("eyeLookOutLeft", 1.0), ("eyeLookInRight", 1.0)),
     "AU62": (("eyeLookInLeft", 1.0), ("eyeLookOutRight", 1.0)),
     "AU63": (("eyeLookUpLeft", 1.0), ("eyeLookUpRight", 1.0)),
     "AU64": (("eyeLookDownLeft", 1.0), ("eyeLookDownRight", 1.0)),
 }
 """Targets and weights (at the channel's maximum) of every action unit."""
+
+REST_TARGETS: tuple[tuple[str, float], ...] = (("eyeWideLeft", 0.25), ("eyeWideRight", 0.25))
+"""Targets applied to the neutral face: MakeHuman's upper lids rest low over the iris, so
+the rest pose opens them by a quarter of ``eyeWide``; the closure units (AU43, AU45) take
+that quarter back, so a full closure still shuts the eye."""
 
 JAW_OPEN_PER_UNIT: dict[str, float] = {"AU26": 0.06, "AU27": 0.1}
 """Jaw opening (rad) per intensity unit. The face opens the jaw to the larger of the

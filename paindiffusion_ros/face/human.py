@@ -137,10 +137,16 @@ def smooth_side(x: np.ndarray, side: str) -> np.ndarray:
     return left if side == "L" else 1.0 - left
 
 
-def expression_basis(vertex_ids: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """(50, V·3) float32 displacement per unit of each channel (full target at the channel maximum)."""
+def _crop_lookup(vertex_ids: np.ndarray) -> np.ndarray:
+    """Base-mesh vertex index → crop index (−1 outside the crop)."""
     lookup = np.full(len(assets.load_base_mesh().vertices), -1, np.int64)
     lookup[vertex_ids] = np.arange(len(vertex_ids))
+    return lookup
+
+
+def expression_basis(vertex_ids: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """(50, V·3) float32 displacement per unit of each channel (full target at the channel maximum)."""
+    lookup = _crop_lookup(vertex_ids)
     units = {name: _dense(load_unit(name), lookup) for name in au_map.target_names()}
     basis = np.zeros((facs.EXPRESSION_DIM, len(vertex_ids), 3), np.float64)
     for i, channel in enumerate(facs.EXPRESSION_CHANNELS):
@@ -180,6 +186,8 @@ class HumanFace:
         carry = head_affine(base[head.vertex_ids], full[head.vertex_ids])
         origin = carry(_joint(base, "joint-head"))
         rest = full[head.vertex_ids] - origin
+        for name, weight in au_map.REST_TARGETS:
+            rest += weight * _dense(load_unit(name), _crop_lookup(head.vertex_ids))
         anatomy = base_anatomy(head)
         skin_vertices = np.unique(head.faces[head.material == SKIN])
         hair = np.zeros(len(rest))

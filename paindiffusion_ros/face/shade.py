@@ -11,7 +11,7 @@ coordinate and rest position; the material decides the shading:
   Schlick's Fresnel;
 - eyes: iris, pupil and limbal ring from the angle to the eye's optical axis (rest
   positions, so they turn with the eyeball), a sharp wet highlight on the sphere's
-  normal, shadow under the upper lid;
+  normal, a catchlight of a light near the camera, shadow under the upper lid;
 - teeth, tongue, mouth interior: flat colours darkened with depth behind the lips;
 - eyelashes: hair colour;
 - below a round neckline at the base of the neck, a hospital gown.
@@ -39,6 +39,9 @@ TO_LINEAR = (np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 
 """sRGB byte → linear 0–1."""
 
 KEY = np.array([-0.40, 0.55, 0.95], np.float32) / np.float32(np.linalg.norm([-0.40, 0.55, 0.95]))
+EYE_GLINT = np.array([-0.30, 0.22, 1.0], np.float32) / np.float32(np.linalg.norm([-0.30, 0.22, 1.0]))
+"""Half vector of the eyes' catchlight (a light near the camera), so the wet highlight
+sits on the cornea rather than under the upper lid."""
 FILL = np.array([0.75, 0.05, 0.65], np.float32) / np.float32(np.linalg.norm([0.75, 0.05, 0.65]))
 KEY_RGB = np.array([1.0, 0.97, 0.93], np.float32)
 FILL_RGB = np.array([0.30, 0.32, 0.36], np.float32)
@@ -128,6 +131,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
             m = material[f]
             spec_strength = 0.0
             shine = shininess
+            catchlight = 0.0
             if m == 0:  # skin
                 tx = w0 * corner_tex[f, 0, 0] + w1 * corner_tex[f, 1, 0] + w2 * corner_tex[f, 2, 0]
                 ty = w0 * corner_tex[f, 0, 1] + w1 * corner_tex[f, 1, 1] + w2 * corner_tex[f, 2, 1]
@@ -175,6 +179,9 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                 lid = min(max((dy / r - 0.05) / 0.5, 0.0), 1.0)
                 ao = 0.62 + 0.3 * (1.0 - lid)
                 nx, ny, nz = dx / r, dy / r, dz / r
+                glint = nx * EYE_GLINT[0] + ny * EYE_GLINT[1] + nz * EYE_GLINT[2]
+                if glint > 0.97:
+                    catchlight = 1.4 * np.exp(160.0 * np.log(glint))
                 spec_strength = 1.4
                 shine = 420.0
             elif m == 6:  # eyelashes
@@ -213,7 +220,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                     wk, iw = wrap, inv_plain
                 dk = max((ndk + wk) * iw, 0.0)
                 df = max((ndf + wk) * iw, 0.0)
-                value = col[k] * (sky + KEY_RGB[k] * dk * key_ao + FILL_RGB[k] * df * fill_ao) * 1.25 + spec
+                value = col[k] * (sky + KEY_RGB[k] * dk * key_ao + FILL_RGB[k] * df * fill_ao) * 1.25 + spec + catchlight
                 i = int(value * lut_scale + 0.5)
                 image[py, px, k] = lut[min(max(i, 0), lut.shape[0] - 1)]
 
