@@ -68,6 +68,8 @@ class PatientProfile:
 
 
 PROFILE_KEYS = ("name", "threshold_angle", "tolerance_angle", "threshold_c", "tolerance_c")
+OTHER_PROFILE_KEYS = ("appearance",)
+"""Keys a profile may also carry for other nodes (the face's ``appearance`` block)."""
 
 
 def resolve_profile_path(profile: str) -> Path:
@@ -88,7 +90,7 @@ def load_patient_profile(profile: str) -> PatientProfile:
     if not isinstance(data, dict):
         raise ValueError(f"patient profile {path} must be a mapping with keys {', '.join(PROFILE_KEYS)}")
     missing = [key for key in PROFILE_KEYS if key not in data]
-    unknown = sorted(set(data) - set(PROFILE_KEYS))
+    unknown = sorted(set(data) - set(PROFILE_KEYS) - set(OTHER_PROFILE_KEYS))
     if missing or unknown:
         raise ValueError(f"patient profile {path}: missing keys {missing}, unknown keys {unknown}")
     values = {}
