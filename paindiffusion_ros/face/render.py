@@ -88,6 +88,9 @@ class Renderer:
         self._depth = np.empty((height, width), np.float32)
         self._face_id = np.empty((height, width), np.int32)
         self._bary = np.empty((height, width, 2), np.float32)
+        self._spec_table = shade.specular_table(c.shininess)
+        self._groove: Optional[np.ndarray] = None
+        self._groove_surface: Optional["Surface"] = None
 
     def project(self, vertices: np.ndarray) -> np.ndarray:
         """Pixel x, pixel y (down) and camera depth of each vertex, (V,3) float32 (in
@@ -139,13 +142,25 @@ class Renderer:
         c = self.config
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
-                          occlusion, surface.albedo, surface.wrinkles,
-                          np.ascontiguousarray(wrinkle_weights, np.float32), surface.colours, surface.eye_centres,
-                          surface.mouth_front_z, light, self._background, image)
+                          occlusion, surface.albedo, self._groove_map(surface, wrinkle_weights), surface.colours,
+                          surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background, image)
         shade.antialias(face_id, surface.material, self._depth, image, np.empty_like(image))
         if self._scale > 1:
             return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return image
+
+
+    def _groove_map(self, surface: "Surface", wrinkle_weights: np.ndarray) -> np.ndarray:
+        """This frame's wrinkle depth per texel (``shade.groove_map``), kept between frames:
+        only the texels under some wrinkle map are rewritten."""
+        if self._groove_surface is not surface:
+            self._groove = np.zeros(surface.albedo.shape[:2], np.uint8)
+            self._groove_surface = surface
+        weights = np.ascontiguousarray(wrinkle_weights, np.float32)
+        if weights.shape != (surface.wrinkle_depths.shape[1],):
+            raise ValueError(f"expected {surface.wrinkle_depths.shape[1]} wrinkle weights, got shape {weights.shape}")
+        shade.groove_map(surface.wrinkle_texels, surface.wrinkle_depths, weights, self._groove)
+        return self._groove
 
 
 def _check_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
