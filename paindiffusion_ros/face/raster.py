@@ -1,8 +1,9 @@
 """Numba-compiled z-buffer rasteriser kernels (one core, compiled once and cached on disk).
 
-Triangles are scan-converted over their bounding boxes with edge functions and a
-top-left-free inclusive test (Pineda 1988); the visible surface per pixel is kept by
-depth. Shading is deferred: the raster pass stores the triangle id and two barycentric
+Triangles are scan-converted row by row with edge functions (Pineda 1988): each row of
+a triangle's bounding box is cut to the span of pixel centres where all three edge
+functions are non-negative (inclusive, no top-left rule), so no pixel outside the
+triangle is visited; the visible surface per pixel is kept by depth. Shading is deferred: the raster pass stores the triangle id and two barycentric
 weights, and the shading pass interpolates vertex normals and colours (Phong 1975) for
 each covered pixel once, so overdraw costs no lighting.
 """
@@ -72,29 +73,39 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
         if xmin > xmax or ymin > ymax:
             continue
         inv = 1.0 / area
-        # Barycentrics are affine in the pixel centre: step them along each row.
+        # Barycentrics are affine in the pixel centre: w_i = a_i x + b_i y + c_i (w2 = 1 - w0 - w1).
         a0, b0, c0 = (y1 - y2) * inv, (x2 - x1) * inv, (x1 * y2 - x2 * y1) * inv
         a1, b1, c1 = (y2 - y0) * inv, (x0 - x2) * inv, (x2 * y0 - x0 * y2) * inv
+        a2 = -a0 - a1
         for py in range(ymin, ymax + 1):
             cy = py + 0.5
-            cx = xmin + 0.5
-            w0 = a0 * cx + b0 * cy + c0
-            w1 = a1 * cx + b1 * cy + c1
-            inside = False
-            for px in range(xmin, xmax + 1):
-                w2 = 1.0 - w0 - w1
-                if w0 >= 0.0 and w1 >= 0.0 and w2 >= 0.0:
-                    inside = True
-                    z = w0 * z0 + w1 * z1 + w2 * z2
-                    if z < depth[py, px]:
-                        depth[py, px] = z
-                        face_id[py, px] = f
-                        bary[py, px, 0] = w0
-                        bary[py, px, 1] = w1
-                elif inside:
-                    break  # a triangle's row span is convex: past its right edge
-                w0 += a0
-                w1 += a1
+            r0 = b0 * cy + c0
+            r1 = b1 * cy + c1
+            r2 = 1.0 - r0 - r1
+            # The row's span: the pixel centres where every w_i = a_i x + r_i >= 0.
+            lo, hi = _span(a0, r0, xmin + 0.5, xmax + 0.5)
+            lo, hi = _span(a1, r1, lo, hi)
+            lo, hi = _span(a2, r2, lo, hi)
+            for px in range(int(np.ceil(lo - 0.5)), int(np.floor(hi - 0.5)) + 1):
+                cx = px + 0.5
+                w0 = a0 * cx + r0
+                w1 = a1 * cx + r1
+                z = w0 * z0 + w1 * z1 + (1.0 - w0 - w1) * z2
+                if z < depth[py, px]:
+                    depth[py, px] = z
+                    face_id[py, px] = f
+                    bary[py, px, 0] = w0
+                    bary[py, px, 1] = w1
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _span(a: float, r: float, lo: float, hi: float) -> tuple:
+    """Narrow the x interval [lo, hi] to where ``a x + r >= 0`` (empty: lo > hi)."""
+    if a > 0.0:
+        return max(lo, -r / a), hi
+    if a < 0.0:
+        return lo, min(hi, -r / a)
+    return (lo, hi) if r >= 0.0 else (hi + 1.0, hi)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)

@@ -89,6 +89,8 @@ class Renderer:
         self._face_id = np.empty((height, width), np.int32)
         self._bary = np.empty((height, width, 2), np.float32)
         self._spec_table = shade.specular_table(c.shininess)
+        self._rows = np.empty((2, width, 3), np.uint8)
+        self._steps = np.empty((2, width), np.bool_)
         self._groove: Optional[np.ndarray] = None
         self._groove_surface: Optional["Surface"] = None
 
@@ -144,7 +146,7 @@ class Renderer:
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
                           occlusion, surface.albedo, self._groove_map(surface, wrinkle_weights), surface.colours,
                           surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background, image)
-        shade.antialias(face_id, surface.material, self._depth, image, np.empty_like(image))
+        shade.antialias(face_id, surface.material, self._depth, image, self._rows, self._steps)
         if self._scale > 1:
             return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return image

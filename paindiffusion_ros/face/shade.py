@@ -280,31 +280,53 @@ def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def antialias(face_id, material, depth, image, scratch):
+def _step(f, g, material_f, material_g, depth_f, depth_g):
+    """Whether two neighbouring pixels with triangles f and g (-1 = background) lie across a
+    silhouette, a material edge or a depth step (branch-free: the pattern is irregular)."""
+    silhouette = (f < 0) != (g < 0)
+    inside = (f >= 0) & (g >= 0)
+    crease = (material_f != material_g) | (abs(depth_g - depth_f) > 0.004)
+    return (f != g) & (silhouette | (inside & crease))
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def antialias(face_id, material, depth, image, rows, steps):
     """Smooth pixels on silhouettes, material edges and depth steps with their 3×3 neighbourhood.
 
-    A cheap edge filter in the spirit of morphological anti-aliasing: jagged edges of the
-    z-buffer are averaged with their neighbours (weight 1/2 centre, 1/2 ring), interior
-    pixels are untouched, so texture detail stays sharp.
+    A cheap edge filter in the spirit of morphological anti-aliasing: a pixel that differs
+    from one of its four neighbours (``_step``) is averaged with its ring (weight 1/2
+    centre, 1/2 ring, of the unfiltered image), interior pixels are untouched, so texture
+    detail stays sharp. One pass, row by row, each neighbour pair tested once: ``rows``
+    (2,W,3) uint8 keeps the unfiltered previous and current rows, ``steps`` (2,W) bool the
+    edges to the row above and below.
     """
     h, w = face_id.shape
-    edges = np.zeros((h, w), np.bool_)
+    if h < 3 or w < 3:
+        return
+    above, below = 0, 1
+    prev, cur = 0, 1
     for py in range(h - 1):
-        for px in range(w - 1):
-            f = face_id[py, px]
-            for dy, dx in ((0, 1), (1, 0)):
-                g = face_id[py + dy, px + dx]
-                if g != f and ((g < 0) != (f < 0) or (f >= 0 and (
-                        material[g] != material[f] or abs(depth[py + dy, px + dx] - depth[py, px]) > 0.004))):
-                    edges[py, px] = True
-                    edges[py + dy, px + dx] = True
-    scratch[:] = image
-    for py in range(1, h - 1):
-        for px in range(1, w - 1):
-            if not edges[py, px]:
-                continue
+        for px in range(w):
             for k in range(3):
-                ring = (scratch[py - 1, px - 1, k] + scratch[py - 1, px, k] + scratch[py - 1, px + 1, k]
-                        + scratch[py, px - 1, k] + scratch[py, px + 1, k]
-                        + scratch[py + 1, px - 1, k] + scratch[py + 1, px, k] + scratch[py + 1, px + 1, k])
-                image[py, px, k] = np.uint8(0.5 * scratch[py, px, k] + 0.0625 * ring + 0.5)
+                rows[cur, px, k] = image[py, px, k]
+        for px in range(1, w - 1):  # edges to the row below
+            f = face_id[py, px]
+            g = face_id[py + 1, px]
+            steps[below, px] = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py + 1, px])
+        if py > 0:
+            f = face_id[py, 0]
+            g = face_id[py, 1]
+            left = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, 0], depth[py, 1])
+            for px in range(1, w - 1):
+                f = g
+                g = face_id[py, px + 1]
+                right = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py, px + 1])
+                if left | right | steps[above, px] | steps[below, px]:
+                    for k in range(3):
+                        ring = (np.int32(rows[prev, px - 1, k]) + rows[prev, px, k] + rows[prev, px + 1, k]
+                                + rows[cur, px - 1, k] + rows[cur, px + 1, k]
+                                + image[py + 1, px - 1, k] + image[py + 1, px, k] + image[py + 1, px + 1, k])
+                        image[py, px, k] = np.uint8(0.5 * rows[cur, px, k] + 0.0625 * ring + 0.5)
+                left = right
+        prev, cur = cur, prev
+        above, below = below, above
