@@ -145,8 +145,8 @@ class Renderer:
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
                           occlusion, surface.albedo, self._groove_map(surface, wrinkle_weights), surface.colours,
-                          surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background, image)
-        shade.antialias(face_id, surface.material, self._depth, image, self._rows, self._steps)
+                          surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background,
+                          self._depth, image, self._rows, self._steps)
         if self._scale > 1:
             return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return image

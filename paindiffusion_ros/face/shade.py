@@ -17,7 +17,7 @@ coordinate and rest position; the material decides the shading:
 - below a round neckline at the base of the neck, a hospital gown.
 
 Light is accumulated linearly and encoded to sRGB through a lookup table.
-``antialias`` then smooths silhouette and material edges.
+``antialias_row`` smooths silhouette and material edges a row behind.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ def groove_map(texels, depths, weights, out):
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anatomy, occlusion, albedo, groove,
-                colours, eye_centres, mouth_front_z, light, spec_table, background, image):
-    """Shade covered pixels of the human face into uint8 sRGB (see the module docstring).
+                colours, eye_centres, mouth_front_z, light, spec_table, background, depth, image, rows, steps):
+    """Shade the human face into uint8 sRGB (see the module docstring), smoothing edges a
+    row behind the shading (``antialias_row``, with its ``rows`` and ``steps`` buffers).
 
     ``groove``: (H,W) uint8 wrinkle depth of this frame (``groove_map``); ``light`` =
     (ambient, wrap, specular, shininess); ``spec_table``: ``specular_table(shininess)``;
@@ -154,8 +155,8 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                 c10 = ax * (f32(1.0) - ay)
                 c01 = (f32(1.0) - ax) * ay
                 c11 = ax * ay
-                yn = y0 if ay < 0.5 else y1
-                xn = x0 if ax < 0.5 else x1
+                yn = y0 if ay < f32(0.5) else y1
+                xn = x0 if ax < f32(0.5) else x1
                 g = f32(groove[yn, xn]) * f32(1.0 / 255.0)
                 dark = f32(1.0) - f32(0.5) * g
                 cr = (c00 * to_linear[albedo[y0, x0, 0]] + c10 * to_linear[albedo[y0, x1, 0]]
@@ -172,13 +173,13 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                         rz = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2]
                         below = np.interp(abs(np.arctan2(rx, rz)), NECKLINE_AZIMUTH, NECKLINE_Y) - ry
                         if below > -0.0015:
-                            cover = min((below + 0.0015) / 0.003, 1.0)
-                            weave = 1.0 + 0.05 * np.sin(rx * 2600.0) * np.sin(ry * 2600.0)
-                            hem = 0.8 if below < 0.004 else 1.0
+                            cover = f32(min((below + 0.0015) / 0.003, 1.0))
+                            weave = f32(1.0 + 0.05 * np.sin(rx * 2600.0) * np.sin(ry * 2600.0))
+                            hem = f32(0.8) if below < 0.004 else f32(1.0)
                             cr += cover * (GOWN[0] * weave * hem - cr)
                             cg += cover * (GOWN[1] * weave * hem - cg)
                             cb += cover * (GOWN[2] * weave * hem - cb)
-                            spec_strength *= 1.0 - cover
+                            spec_strength *= f32(1.0) - cover
                 wk_r, wk_g, wk_b, iw_r, iw_g, iw_b = wr, wg, wb, ir, ig, ib
             else:
                 wk_r, wk_g, wk_b, iw_r, iw_g, iw_b = wrap, wrap, wrap, inv_plain, inv_plain, inv_plain
@@ -187,7 +188,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                     dx = w0 * anatomy[a, 0] + w1 * anatomy[b, 0] + w2 * anatomy[c, 0] - eye_centres[e, 0]
                     dy = w0 * anatomy[a, 1] + w1 * anatomy[b, 1] + w2 * anatomy[c, 1] - eye_centres[e, 1]
                     dz = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2] - eye_centres[e, 2]
-                    r = np.sqrt(dx * dx + dy * dy + dz * dz) + 1e-12
+                    r = np.sqrt(dx * dx + dy * dy + dz * dz) + f32(1e-12)
                     cos_axis = dz / r
                     radial = np.sqrt(dx * dx + dy * dy) / r  # sine of the angle to the axis
                     if radial < 0.19 and cos_axis > 0:
@@ -198,19 +199,19 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                         fibre = 0.78 + 0.22 * np.sin(angle * 37.0 + 3.0 * t) * np.sin(angle * 11.0 - 5.0 * t)
                         ring = 1.0 - 0.65 * max(t - 0.72, 0.0) / 0.28
                         collar = 1.0 + 0.35 * max(0.25 - t, 0.0) / 0.25
-                        iris = fibre * ring * collar
+                        iris = f32(fibre * ring * collar)
                         cr, cg, cb = colours[6, 0] * iris, colours[6, 1] * iris, colours[6, 2] * iris
                     else:
-                        edge = min(max((0.85 - cos_axis) / 0.6, 0.0), 1.0)
-                        cr = colours[4, 0] * (1.0 - 0.08 * edge)
-                        cg = colours[4, 1] * (1.0 - 0.22 * edge)
-                        cb = colours[4, 2] * (1.0 - 0.24 * edge)
-                    lid = min(max((dy / r - 0.05) / 0.5, 0.0), 1.0)
-                    ao = 0.62 + 0.3 * (1.0 - lid)
+                        edge = min(max((f32(0.85) - cos_axis) / f32(0.6), f32(0.0)), f32(1.0))
+                        cr = colours[4, 0] * (f32(1.0) - f32(0.08) * edge)
+                        cg = colours[4, 1] * (f32(1.0) - f32(0.22) * edge)
+                        cb = colours[4, 2] * (f32(1.0) - f32(0.24) * edge)
+                    lid = min(max((dy / r - f32(0.05)) / f32(0.5), f32(0.0)), f32(1.0))
+                    ao = f32(0.62) + f32(0.3) * (f32(1.0) - lid)
                     nx, ny, nz = dx / r, dy / r, dz / r
                     glint = nx * EYE_GLINT[0] + ny * EYE_GLINT[1] + nz * EYE_GLINT[2]
                     if glint > 0.97:
-                        catchlight = 1.4 * np.exp(160.0 * np.log(glint))
+                        catchlight = f32(1.4 * np.exp(160.0 * np.log(glint)))
                     spec_strength = f32(1.4)
                     table = 1
                 elif m == 6:  # eyelashes
@@ -218,14 +219,14 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                 else:  # mouth interior, teeth, tongue: darker the deeper behind the lips
                     row = 0 if m == 1 else (1 if m == 4 else 2)
                     z = w0 * anatomy[a, 2] + w1 * anatomy[b, 2] + w2 * anatomy[c, 2]
-                    depth = min(max((mouth_front_z - z) / 0.035, 0.0), 1.0)
-                    shade = (1.0 - depth) * (1.0 - depth)
+                    behind = f32(min(max((mouth_front_z - z) / 0.035, 0.0), 1.0))
+                    shade = (f32(1.0) - behind) * (f32(1.0) - behind)
                     if m == 4:
-                        shade = 0.25 + 0.75 * shade
-                        spec_strength = 0.25 * shade
+                        shade = f32(0.25) + f32(0.75) * shade
+                        spec_strength = f32(0.25) * shade
                         table = 2
                     else:
-                        shade = 0.04 + 0.96 * shade
+                        shade = f32(0.04) + f32(0.96) * shade
                     cr, cg, cb = colours[row, 0] * shade, colours[row, 1] * shade, colours[row, 2] * shade
             ndk = nx * key_x + ny * key_y + nz * key_z
             ndf = nx * fill_x + ny * fill_y + nz * fill_z
@@ -233,7 +234,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
             spec = catchlight
             if spec_strength > 0.0:
                 hk = nx * kh_x + ny * kh_y + nz * kh_z
-                if hk > SPEC_FROM:
+                if hk > f32(SPEC_FROM):
                     rim = f32(1.0) - max(nz, f32(0.0))
                     rim2 = rim * rim
                     fresnel = f32(0.04) + f32(0.96) * rim2 * rim2 * rim
@@ -253,6 +254,8 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
             image[py, px, 0] = lut[min(max(int((cr * r_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
             image[py, px, 1] = lut[min(max(int((cg * g_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
             image[py, px, 2] = lut[min(max(int((cb * b_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
+        if py >= 1:  # the row above is complete now that its lower neighbours are shaded
+            antialias_row(face_id, material, depth, image, rows, steps, py - 1)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -290,43 +293,41 @@ def _step(f, g, material_f, material_g, depth_f, depth_g):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def antialias(face_id, material, depth, image, rows, steps):
-    """Smooth pixels on silhouettes, material edges and depth steps with their 3×3 neighbourhood.
+def antialias_row(face_id, material, depth, image, rows, steps, py):
+    """Smooth row ``py`` of ``image`` on silhouettes, material edges and depth steps, once
+    rows ``py - 1`` (filtered), ``py`` and ``py + 1`` are shaded (call for py = 0, 1, … in order).
 
     A cheap edge filter in the spirit of morphological anti-aliasing: a pixel that differs
     from one of its four neighbours (``_step``) is averaged with its ring (weight 1/2
     centre, 1/2 ring, of the unfiltered image), interior pixels are untouched, so texture
-    detail stays sharp. One pass, row by row, each neighbour pair tested once: ``rows``
-    (2,W,3) uint8 keeps the unfiltered previous and current rows, ``steps`` (2,W) bool the
-    edges to the row above and below.
+    detail stays sharp. Each neighbour pair is tested once. State between rows: ``rows``
+    (2,W,3) uint8, the unfiltered rows py - 1 and py at index row % 2; ``steps`` (2,W) bool,
+    the edges between row r and r + 1 at index r % 2. The border rows and columns stay as shaded.
     """
     h, w = face_id.shape
-    if h < 3 or w < 3:
+    if py >= h - 1 or w < 3:
         return
-    above, below = 0, 1
-    prev, cur = 0, 1
-    for py in range(h - 1):
-        for px in range(w):
+    cur, prev = py % 2, 1 - py % 2
+    for px in range(w):
+        for k in range(3):
+            rows[cur, px, k] = image[py, px, k]
+    for px in range(1, w - 1):  # edges to the row below
+        f = face_id[py, px]
+        g = face_id[py + 1, px]
+        steps[cur, px] = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py + 1, px])
+    if py == 0:
+        return
+    f = face_id[py, 0]
+    g = face_id[py, 1]
+    left = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, 0], depth[py, 1])
+    for px in range(1, w - 1):
+        f = g
+        g = face_id[py, px + 1]
+        right = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py, px + 1])
+        if left | right | steps[prev, px] | steps[cur, px]:
             for k in range(3):
-                rows[cur, px, k] = image[py, px, k]
-        for px in range(1, w - 1):  # edges to the row below
-            f = face_id[py, px]
-            g = face_id[py + 1, px]
-            steps[below, px] = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py + 1, px])
-        if py > 0:
-            f = face_id[py, 0]
-            g = face_id[py, 1]
-            left = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, 0], depth[py, 1])
-            for px in range(1, w - 1):
-                f = g
-                g = face_id[py, px + 1]
-                right = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py, px + 1])
-                if left | right | steps[above, px] | steps[below, px]:
-                    for k in range(3):
-                        ring = (np.int32(rows[prev, px - 1, k]) + rows[prev, px, k] + rows[prev, px + 1, k]
-                                + rows[cur, px - 1, k] + rows[cur, px + 1, k]
-                                + image[py + 1, px - 1, k] + image[py + 1, px, k] + image[py + 1, px + 1, k])
-                        image[py, px, k] = np.uint8(0.5 * rows[cur, px, k] + 0.0625 * ring + 0.5)
-                left = right
-        prev, cur = cur, prev
-        above, below = below, above
+                ring = (np.int32(rows[prev, px - 1, k]) + rows[prev, px, k] + rows[prev, px + 1, k]
+                        + rows[cur, px - 1, k] + rows[cur, px + 1, k]
+                        + image[py + 1, px - 1, k] + image[py + 1, px, k] + image[py + 1, px + 1, k])
+                image[py, px, k] = np.uint8(0.5 * rows[cur, px, k] + 0.0625 * ring + 0.5)
+        left = right
