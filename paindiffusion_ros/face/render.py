@@ -89,8 +89,7 @@ class Renderer:
         self._face_id = np.empty((height, width), np.int32)
         self._bary = np.empty((height, width, 2), np.float32)
         self._spec_table = shade.specular_table(c.shininess)
-        self._rows = np.empty((2, width, 3), np.uint8)
-        self._steps = np.empty((2, width), np.bool_)
+        self._edges = shade.edge_buffers(width)
         self._groove: Optional[np.ndarray] = None
         self._groove_surface: Optional["Surface"] = None
 
@@ -108,7 +107,7 @@ class Renderer:
     def rasterize(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Visible triangle per pixel: ``(depth, face_id (-1 = background), barycentrics)``."""
         faces = _check_faces(faces, len(vertices))
-        self._depth.fill(np.inf)
+        self._depth.fill(shade.FAR)
         self._face_id.fill(-1)
         raster.rasterize(self.project(vertices), faces, self._depth, self._face_id, self._bary,
                          self.config.cull_back_faces)
@@ -146,7 +145,7 @@ class Renderer:
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
                           occlusion, surface.albedo, self._groove_map(surface, wrinkle_weights), surface.colours,
                           surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background,
-                          self._depth, image, self._rows, self._steps)
+                          self._depth, image, self._edges)
         if self._scale > 1:
             return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return image

@@ -22,6 +22,8 @@ Light is accumulated linearly and encoded to sRGB through a lookup table.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -84,9 +86,9 @@ def groove_map(texels, depths, weights, out):
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anatomy, occlusion, albedo, groove,
-                colours, eye_centres, mouth_front_z, light, spec_table, background, depth, image, rows, steps):
-    """Shade the human face into uint8 sRGB (see the module docstring), smoothing edges a
-    row behind the shading (``antialias_row``, with its ``rows`` and ``steps`` buffers).
+                colours, eye_centres, mouth_front_z, light, spec_table, background, depth, image, edges):
+    """Shade the human face into uint8 sRGB (see the module docstring) and smooth its edges
+    a row behind (``antialias_row``; ``edges``: ``edge_buffers(W)``).
 
     ``groove``: (H,W) uint8 wrinkle depth of this frame (``groove_map``); ``light`` =
     (ambient, wrap, specular, shininess); ``spec_table``: ``specular_table(shininess)``;
@@ -112,9 +114,21 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
     kn = np.sqrt(key_x * key_x + key_y * key_y + (key_z + f32(1.0)) ** 2)
     kh_x, kh_y, kh_z = key_x / kn, key_y / kn, (key_z + f32(1.0)) / kn
     h, w = face_id.shape
+    edges.kinds[:] = BACKGROUND
+    edges.counts[:] = 0
     for py in range(h):
+        here, above = py % 2, 1 - py % 2
+        f_left, kind_left, depth_left = -1, BACKGROUND, FAR
         for px in range(w):
             f = face_id[py, px]
+            kind = material[f] if f >= 0 else BACKGROUND
+            d = depth[py, px]
+            # Edges to the left and upper neighbours, for the filter of the row above.
+            edges.across[here, px] = _step(f_left, f, kind_left, kind, depth_left, d)
+            if py > 0:
+                edges.down[above, px] = _step(face_id[py - 1, px], f, edges.kinds[above, px], kind, depth[py - 1, px], d)
+            edges.kinds[here, px] = kind
+            f_left, kind_left, depth_left = f, kind, d
             if f < 0:
                 image[py, px, 0] = background[0]
                 image[py, px, 1] = background[1]
@@ -123,7 +137,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
             w0 = bary[py, px, 0]
             w1 = bary[py, px, 1]
             w2 = f32(1.0) - w0 - w1
-            a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+            a, b, c = np.uintp(faces[f, 0]), np.uintp(faces[f, 1]), np.uintp(faces[f, 2])
             nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
             ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
             nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
@@ -132,7 +146,7 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                 inv = f32(1.0) / nn
                 nx, ny, nz = nx * inv, ny * inv, nz * inv
             ao = w0 * occlusion[a] + w1 * occlusion[b] + w2 * occlusion[c]
-            m = material[f]
+            m = kind
             spec_strength = f32(0.0)
             table = 0
             catchlight = f32(0.0)
@@ -141,16 +155,17 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
                 fy = min(max(w0 * corner_tex[f, 0, 1] + w1 * corner_tex[f, 1, 1] + w2 * corner_tex[f, 2, 1]
                              - f32(0.5), f32(0.0)), y_top)
                 x0f = np.floor(tx)
-                y0 = int(fy)
+                y0 = np.uintp(fy)
                 ax = tx - x0f
                 ay = fy - f32(y0)
-                x0 = int(x0f)
+                x0 = np.intp(x0f)
                 if x0 < 0:
                     x0 += tw
                 elif x0 >= tw:
                     x0 -= tw
-                x1 = x0 + 1 if x0 + 1 < tw else 0
-                y1 = y0 + 1
+                x0 = np.uintp(x0)
+                x1 = x0 + np.uintp(1) if x0 + 1 < tw else np.uintp(0)
+                y1 = y0 + np.uintp(1)
                 c00 = (f32(1.0) - ax) * (f32(1.0) - ay)
                 c10 = ax * (f32(1.0) - ay)
                 c01 = (f32(1.0) - ax) * ay
@@ -254,8 +269,9 @@ def shade_human(face_id, bary, faces, material, neck, corner_tex, normals, anato
             image[py, px, 0] = lut[min(max(int((cr * r_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
             image[py, px, 1] = lut[min(max(int((cg * g_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
             image[py, px, 2] = lut[min(max(int((cb * b_lit * f32(1.25) + spec) * lut_scale + f32(0.5)), 0), lut_top)]
-        if py >= 1:  # the row above is complete now that its lower neighbours are shaded
-            antialias_row(face_id, material, depth, image, rows, steps, py - 1)
+        if py >= 2:  # the row above is complete now that its lower neighbours are shaded
+            antialias_row(image, edges, py - 1)
+    antialias_row(image, edges, h - 1)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -282,52 +298,68 @@ def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
         out[v] = 1.0 - 0.45 * min(max(depth * scale, 0.0), 1.0)
 
 
-@numba.njit(cache=True, fastmath=True, nogil=True)
-def _step(f, g, material_f, material_g, depth_f, depth_g):
-    """Whether two neighbouring pixels with triangles f and g (-1 = background) lie across a
-    silhouette, a material edge or a depth step (branch-free: the pattern is irregular)."""
-    silhouette = (f < 0) != (g < 0)
-    inside = (f >= 0) & (g >= 0)
-    crease = (material_f != material_g) | (abs(depth_g - depth_f) > 0.004)
-    return (f != g) & (silhouette | (inside & crease))
+BACKGROUND = 255
+"""Material code of an empty pixel for the edge filter."""
+FAR = 1e30
+"""Depth of an empty pixel (finite: fastmath code must not meet infinities)."""
+
+
+class EdgeBuffers(NamedTuple):
+    """Row buffers of the edge filter, indexed by row parity (``edge_buffers``): ``kinds``
+    the material per pixel (BACKGROUND: none), ``across`` whether a pixel lies across an
+    edge from its left neighbour, ``down`` from the pixel below; ``filtered``, ``columns``
+    and ``counts`` hold a filtered row's new pixels until the row below it is filtered from
+    the unfiltered ones."""
+
+    kinds: np.ndarray  # (2,W) uint8
+    across: np.ndarray  # (2,W) bool
+    down: np.ndarray  # (2,W) bool
+    filtered: np.ndarray  # (2,W,3) uint8
+    columns: np.ndarray  # (2,W) int32
+    counts: np.ndarray  # (2,) int64
+
+
+def edge_buffers(width: int) -> EdgeBuffers:
+    """Edge-filter buffers for images ``width`` pixels wide."""
+    return EdgeBuffers(np.empty((2, width), np.uint8), np.empty((2, width), np.bool_), np.empty((2, width), np.bool_),
+                       np.empty((2, width, 3), np.uint8), np.empty((2, width), np.int32), np.zeros(2, np.int64))
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def antialias_row(face_id, material, depth, image, rows, steps, py):
-    """Smooth row ``py`` of ``image`` on silhouettes, material edges and depth steps, once
-    rows ``py - 1`` (filtered), ``py`` and ``py + 1`` are shaded (call for py = 0, 1, … in order).
+def _step(f, g, kind_f, kind_g, depth_f, depth_g):
+    """Whether two neighbouring pixels (triangles f, g; materials kind_f, kind_g with
+    BACKGROUND for none) lie across a silhouette, a material edge or a depth step."""
+    crease = (kind_f != kind_g) | ((kind_f != BACKGROUND) & (abs(depth_g - depth_f) > 0.004))
+    return (f != g) & crease
 
-    A cheap edge filter in the spirit of morphological anti-aliasing: a pixel that differs
-    from one of its four neighbours (``_step``) is averaged with its ring (weight 1/2
-    centre, 1/2 ring, of the unfiltered image), interior pixels are untouched, so texture
-    detail stays sharp. Each neighbour pair is tested once. State between rows: ``rows``
-    (2,W,3) uint8, the unfiltered rows py - 1 and py at index row % 2; ``steps`` (2,W) bool,
-    the edges between row r and r + 1 at index r % 2. The border rows and columns stay as shaded.
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def antialias_row(image, edges, py):
+    """Smooth row ``py`` of ``image`` on silhouettes, material edges and depth steps once the
+    rows around it are shaded and their ``edges`` found (call for py = 1 … h - 1 in order;
+    py = h - 1 only writes back row h - 2).
+
+    A cheap edge filter in the spirit of morphological anti-aliasing: a pixel across an
+    edge (``_step``) from one of its four neighbours is averaged with its ring (weight 1/2
+    centre, 1/2 ring, of the unfiltered image); interior pixels are untouched, so texture
+    detail stays sharp. A row's new pixels are written back after the next row is
+    filtered, so every ring reads unfiltered pixels. The border rows and columns stay as shaded.
     """
-    h, w = face_id.shape
-    if py >= h - 1 or w < 3:
-        return
-    cur, prev = py % 2, 1 - py % 2
-    for px in range(w):
+    h, w = image.shape[0], image.shape[1]
+    here, above = py % 2, 1 - py % 2
+    n = 0
+    if py < h - 1:
+        for px in range(1, w - 1):
+            if edges.across[here, px] | edges.across[here, px + 1] | edges.down[above, px] | edges.down[here, px]:
+                for k in range(3):
+                    ring = (np.int32(image[py - 1, px - 1, k]) + image[py - 1, px, k] + image[py - 1, px + 1, k]
+                            + image[py, px - 1, k] + image[py, px + 1, k]
+                            + image[py + 1, px - 1, k] + image[py + 1, px, k] + image[py + 1, px + 1, k])
+                    edges.filtered[here, n, k] = np.uint8(0.5 * image[py, px, k] + 0.0625 * ring + 0.5)
+                edges.columns[here, n] = px
+                n += 1
+    for i in range(edges.counts[above]):
+        px = edges.columns[above, i]
         for k in range(3):
-            rows[cur, px, k] = image[py, px, k]
-    for px in range(1, w - 1):  # edges to the row below
-        f = face_id[py, px]
-        g = face_id[py + 1, px]
-        steps[cur, px] = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py + 1, px])
-    if py == 0:
-        return
-    f = face_id[py, 0]
-    g = face_id[py, 1]
-    left = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, 0], depth[py, 1])
-    for px in range(1, w - 1):
-        f = g
-        g = face_id[py, px + 1]
-        right = _step(f, g, material[max(f, 0)], material[max(g, 0)], depth[py, px], depth[py, px + 1])
-        if left | right | steps[prev, px] | steps[cur, px]:
-            for k in range(3):
-                ring = (np.int32(rows[prev, px - 1, k]) + rows[prev, px, k] + rows[prev, px + 1, k]
-                        + rows[cur, px - 1, k] + rows[cur, px + 1, k]
-                        + image[py + 1, px - 1, k] + image[py + 1, px, k] + image[py + 1, px + 1, k])
-                image[py, px, k] = np.uint8(0.5 * rows[cur, px, k] + 0.0625 * ring + 0.5)
-        left = right
+            image[py - 1, px, k] = edges.filtered[above, i, k]
+    edges.counts[here] = n
