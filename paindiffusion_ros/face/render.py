@@ -11,6 +11,8 @@ nothing outside PyPI and run 3x faster than the 25 fps target at 512×512.
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Optional
 
@@ -58,6 +60,35 @@ class RenderConfig:
 
 LIGHT = np.array([0.35, 0.45, 1.0], np.float32) / np.linalg.norm([0.35, 0.45, 1.0])
 VIEW = np.array([0.0, 0.0, 1.0], np.float32)
+
+
+class StageClock:
+    """Thread CPU time of each stage of a frame (``FaceRenderer.render(..., clock=)``), for
+    ``benchmarks/bench_render.py``: ``times[stage]`` lists milliseconds, one per frame."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self._last = time.thread_time()
+
+    def start(self) -> None:
+        self._last = time.thread_time()
+
+    def lap(self, stage: str) -> None:
+        """Close ``stage``: the time since the last lap (or ``start``)."""
+        now = time.thread_time()
+        self.times[stage].append(1000.0 * (now - self._last))
+        self._last = now
+
+
+class _NoClock(StageClock):
+    def start(self) -> None:
+        pass
+
+    def lap(self, stage: str) -> None:
+        pass
+
+
+NO_CLOCK = _NoClock()
 
 
 class Renderer:
@@ -132,22 +163,28 @@ class Renderer:
 
 
     def render_surface(self, vertices: np.ndarray, faces: np.ndarray, surface: "Surface",
-                       wrinkle_weights: np.ndarray) -> np.ndarray:
+                       wrinkle_weights: np.ndarray, clock: StageClock = NO_CLOCK) -> np.ndarray:
         """Textured, material-shaded RGB image of the human face (``shade.py``), edges anti-aliased."""
         vertices = np.ascontiguousarray(vertices, np.float32)
         _, face_id, bary = self.rasterize(vertices, faces)
+        clock.lap("rasterise")
         normals = raster.vertex_normals(vertices, faces)
+        clock.lap("normals")
         occlusion = np.empty(len(vertices), np.float32)
         shade.occlusion(vertices, normals, surface.neighbour_start, surface.neighbours, OCCLUSION_SCALE, occlusion)
+        clock.lap("occlusion")
+        groove = self._groove_map(surface, wrinkle_weights)
+        clock.lap("wrinkle map")
         image = np.empty(face_id.shape + (3,), np.uint8)
         c = self.config
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
-                          occlusion, surface.albedo, self._groove_map(surface, wrinkle_weights), surface.colours,
-                          surface.eye_centres, surface.mouth_front_z, light, self._spec_table, self._background,
-                          self._depth, image, self._edges)
+                          occlusion, surface.albedo, groove, surface.colours, surface.eye_centres, surface.mouth_front_z,
+                          light, self._spec_table, self._background, self._depth, image, self._edges)
+        clock.lap("shade + edge filter")
         if self._scale > 1:
-            return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            clock.lap("downsample")
         return image
 
 
@@ -195,10 +232,14 @@ class FaceRenderer:
         camera, aspect = framed(face, config or RenderConfig(), region)
         self.renderer = Renderer(size, camera, aspect)
 
-    def render(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
-        """RGB frame of the face with these expression coefficients and jaw pose."""
+    def render(self, expression: np.ndarray, jaw_pose: np.ndarray, clock: StageClock = NO_CLOCK) -> np.ndarray:
+        """RGB frame of the face with these expression coefficients and jaw pose (``clock``
+        times the human face's stages)."""
+        clock.start()
         vertices = self.face.vertices(expression, jaw_pose)
         surface = getattr(self.face, "surface", None)
         if surface is not None:
-            return self.renderer.render_surface(vertices, self.face.faces, surface, wrinkle_weights(expression))
+            weights = wrinkle_weights(expression)
+            clock.lap("blendshapes + jaw")
+            return self.renderer.render_surface(vertices, self.face.faces, surface, weights, clock)
         return self.renderer.render(vertices, self.face.faces, self.face.vertex_colors)
