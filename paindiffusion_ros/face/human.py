@@ -44,9 +44,9 @@ as eyeliner at this scale and are left out)."""
 SIDE_MASK_WIDTH = 0.012
 """Width (m) of the smooth blend across the midline when a midline target is split by side."""
 TONGUE_ON_JAW = 0.9
+"""Fraction of the jaw's rotation the tongue follows (its bones hang under the jaw)."""
 HAIR_THICKNESS = 0.005
 """How far (m) short hair stands off the scalp where it covers it fully."""
-"""Fraction of the jaw's rotation the tongue follows (its bones hang under the jaw)."""
 
 
 @dataclass(frozen=True)

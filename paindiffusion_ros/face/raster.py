@@ -47,7 +47,8 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 FAR = 1e30
-"""Stands in for an unbounded span end (fastmath code must not meet infinities)."""
+"""Stands in for an unbounded span end and is the depth of empty pixels (fastmath code must
+not meet infinities)."""
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)

@@ -139,7 +139,7 @@ class Renderer:
     def rasterize(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Visible triangle per pixel: ``(depth, face_id (-1 = background), barycentrics)``."""
         faces = _check_faces(faces, len(vertices))
-        self._depth.fill(shade.FAR)
+        self._depth.fill(raster.FAR)
         self._face_id.fill(-1)
         raster.rasterize(self.project(vertices), faces, self._depth, self._face_id, self._bary,
                          self.config.cull_back_faces)

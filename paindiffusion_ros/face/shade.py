@@ -4,7 +4,8 @@ Per covered pixel the triangle id and barycentrics give the interpolated normal,
 coordinate and rest position; the material decides the shading:
 
 - skin: albedo (bilinear, in linear light) and gloss from the painted map, darkened by
-  the wrinkle maps weighted by the frame's intensities and by vertex ambient occlusion;
+  the wrinkle maps weighted by the frame's intensities (one byte per texel a frame,
+  ``groove_map``) and by vertex ambient occlusion;
   two lights with wrap lighting whose wrap is wider in red than in blue (light scattered
   under the skin reddens the terminator, a cheap stand-in for subsurface scattering),
   a hemispherical ambient and a soft Blinn–Phong highlight of the key light with
@@ -27,6 +28,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .raster import FAR
+
 SRGB_LUT_SIZE = 4096
 LUT_RANGE = 2.0
 _LINEAR = np.linspace(0.0, LUT_RANGE, SRGB_LUT_SIZE)
@@ -46,6 +49,7 @@ FILL = np.array([0.75, 0.05, 0.65], np.float32) / np.float32(np.linalg.norm([0.7
 KEY_RGB = np.array([1.0, 0.97, 0.93], np.float32)
 FILL_RGB = np.array([0.30, 0.32, 0.36], np.float32)
 SCATTER = np.array([0.30, 0.10, 0.04], np.float32)
+"""Extra wrap per channel (R, G, B) for the subsurface-like terminator."""
 GOWN_TOP = -0.1
 """Anatomical height (m) above which no part of the gown reaches (the neckline is tested
 only on skin triangles reaching below it, ``Surface.neck``)."""
@@ -54,7 +58,6 @@ NECKLINE_Y = np.array([-0.140, -0.136, -0.128, -0.112, -0.105])
 """Round neckline of the hospital gown: rest height (m) by azimuth about the neck (rad)."""
 GOWN = np.array([0.31, 0.50, 0.56], np.float32)
 """Linear colour of the gown fabric (a pale hospital blue)."""
-"""Extra wrap per channel (R, G, B) for the subsurface-like terminator."""
 
 
 SPEC_FROM = 0.7
@@ -300,8 +303,6 @@ def occlusion(vertices, normals, neighbour_start, neighbours, scale, out):
 
 BACKGROUND = 255
 """Material code of an empty pixel for the edge filter."""
-FAR = 1e30
-"""Depth of an empty pixel (finite: fastmath code must not meet infinities)."""
 
 
 class EdgeBuffers(NamedTuple):
