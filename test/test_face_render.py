@@ -126,3 +126,15 @@ def test_the_rasteriser_is_watertight_no_background_shows_between_triangles(size
         inner = face_id[1:-1, 1:-1]
         neighbours = np.stack([face_id[:-2, 1:-1], face_id[2:, 1:-1], face_id[1:-1, :-2], face_id[1:-1, 2:]])
         assert not ((inner < 0) & (neighbours >= 0).all(axis=0)).any()
+
+
+def test_a_stage_clock_times_each_stage_of_a_human_frame():
+    from paindiffusion_ros.face.render import StageClock
+
+    clock = StageClock()
+    r = FaceRenderer(load_face("human"), 64)
+    for _ in range(2):
+        r.render(np.zeros(50), np.zeros(3), clock)
+    assert list(clock.times) == ["blendshapes + jaw", "rasterise", "normals", "occlusion", "wrinkle map",
+                                 "shade + edge filter"]
+    assert all(len(ms) == 2 and min(ms) >= 0.0 for ms in clock.times.values())
