@@ -221,7 +221,9 @@ class PainGeneratorNode(Node):
         """Stop the frame clock, then the generation process (after its chunk in progress)."""
         if self.timer is not None:
             self.timer.stop()
-            self.get_logger().info(f"stopped after {self.frames_published} frames, the last stamped {self._last_stamp}")
+            self.get_logger().info(
+                f"stopped after {self.frames_published} frames ({self.clock.slipped} slipped), the last stamped {self._last_stamp}"
+            )
         if self.generation is not None and not self.generation.stop():
             self.get_logger().error("the generation process did not stop in time and was killed")
         super().destroy_node()
