@@ -16,6 +16,7 @@ from paindiffusion_ros.nodes.elbow_driver import JOINT_NAME, ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
+from paindiffusion_ros.session.demo import PROJECT_TOPICS, RECORDED_TOPICS, UNRECORDED_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = ROOT / "launch" / "bringup.launch.py"
@@ -151,11 +152,13 @@ def test_yaml_keys_name_only_project_nodes():
     assert {key.split("/")[-1] for key in keys} == set(NODE_CLASSES)
 
 
-def test_recorded_topics_are_exactly_what_the_nodes_publish(nodes_from_yaml):
+def test_recorded_topics_are_exactly_what_the_nodes_publish_but_the_raw_image(nodes_from_yaml):
     published = {
         publisher.topic_name for node in nodes_from_yaml.values() for publisher in node.publishers
     } - INFRASTRUCTURE_TOPICS
-    assert set(recorded_topics()) == published
+    assert set(PROJECT_TOPICS) == published
+    assert set(recorded_topics()) == published - UNRECORDED_TOPICS == set(RECORDED_TOPICS)
+    assert UNRECORDED_TOPICS == {"/face/image"}, "bags record /face/image/compressed instead of the raw frames"
 
 
 def test_urdf_joint_matches_the_driver_and_has_the_marker_frame():

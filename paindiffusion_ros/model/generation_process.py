@@ -241,8 +241,9 @@ class GenerationProcess:
             except (EOFError, OSError):
                 break
             if kind == "chunk":
-                self.player.push(*payload)
                 self.status = rest[0]
+                self.player.preroll = max(self.status.low_water, 1)
+                self.player.push(*payload)
             elif kind == "ready":
                 self.info = payload
                 self.feed.forget_pending()

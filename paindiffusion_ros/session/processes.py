@@ -54,13 +54,21 @@ class NodeProcessError(RuntimeError):
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the graph: its name (also the YAML key and the executable name),
-    the Python module whose ``main(args)`` runs it, and parameter overrides on top of the
-    parameters file (what launch's ``parameters=[file, {overrides}]`` does)."""
+    """One node of the graph: its name (also the YAML key and the executable name), the
+    Python module whose ``main(args)`` runs it, parameter overrides on top of the parameters
+    file (what launch's ``parameters=[file, {overrides}]`` does), an optional namespace and
+    further ROS arguments (remappings: ``("-r", "/from:=/to")``)."""
 
     name: str
     module: str
     overrides: tuple[tuple[str, Any], ...] = ()
+    namespace: str = ""
+    ros_args: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The node's full name, unique in a graph (``/namespace/name``)."""
+        return f"/{self.namespace.strip('/')}/{self.name}".replace("//", "/")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Event:
 
 @dataclass
 class _Managed:
+    name: str
     spec: NodeSpec
     command: list[str]
     log: Optional[IO[str]]
@@ -85,19 +94,26 @@ class _Managed:
     threads: list[threading.Thread] = field(default_factory=list)
 
 
+def _file_name(spec: NodeSpec) -> str:
+    return spec.key.strip("/").replace("/", ".")
+
+
 def node_command(spec: NodeSpec, params_file: Path, overrides_file: Optional[Path]) -> list[str]:
     """The command line that runs ``spec`` as its own process."""
-    command = [sys.executable, "-m", "paindiffusion_ros.nodes.entry", spec.module, "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    command = [sys.executable, "-m", "paindiffusion_ros.nodes.entry", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        command += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
+    command += ["--params-file", str(params_file)]
     if overrides_file is not None:
         command += ["--params-file", str(overrides_file)]
-    return command
+    return command + list(spec.ros_args)
 
 
 def write_overrides(spec: NodeSpec, directory: Path) -> Optional[Path]:
     """A parameters YAML with ``spec``'s overrides (None when it has none)."""
     if not spec.overrides:
         return None
-    path = directory / f"{spec.name}.overrides.yaml"
+    path = directory / f"{_file_name(spec)}.overrides.yaml"
     path.write_text(yaml.safe_dump({f"/**/{spec.name}": {"ros__parameters": dict(spec.overrides)}}))
     return path
 
@@ -119,7 +135,7 @@ class NodeProcesses:
         params_file = Path(params_file)
         if not params_file.is_file():
             raise NodeProcessError(f"parameters file {params_file} does not exist")
-        names = [spec.name for spec in specs]
+        names = [spec.key for spec in specs]
         if len(set(names)) != len(names):
             raise NodeProcessError(f"node names must be unique, got {names}")
         self.run_dir = Path(run_dir)
@@ -135,10 +151,11 @@ class NodeProcesses:
         self._nodes: dict[str, _Managed] = {}
         for spec in specs:
             command = node_command(spec, params_file.resolve(), write_overrides(spec, self.run_dir))
-            self._nodes[spec.name] = _Managed(spec, command, None)
+            self._nodes[_file_name(spec)] = _Managed(_file_name(spec), spec, command, None)
 
     @property
     def names(self) -> list[str]:
+        """The nodes' names (``namespace.name`` for a namespaced one), as the other methods take them."""
         return list(self._nodes)
 
     def log_path(self, name: str) -> Path:
@@ -148,9 +165,9 @@ class NodeProcesses:
     def start(self) -> "NodeProcesses":
         """Start every node; each gets a thread that waits for it and respawns it."""
         for managed in self._nodes.values():
-            managed.log = open(self.log_path(managed.spec.name), "a", encoding="utf-8", errors="replace")
+            managed.log = open(self.log_path(managed.name), "a", encoding="utf-8", errors="replace")
             self._launch(managed, "start")
-            self._thread(managed, self._supervise, f"supervise-{managed.spec.name}", managed)
+            self._thread(managed, self._supervise, f"supervise-{managed.name}", managed)
         return self
 
     @property
@@ -175,8 +192,8 @@ class NodeProcesses:
         )
         managed.process = process
         managed.starts += 1
-        self._record(managed.spec.name, what, process.pid)
-        self._thread(managed, self._copy_output, f"output-{managed.spec.name}", managed.spec.name, process, managed.log)
+        self._record(managed.name, what, process.pid)
+        self._thread(managed, self._copy_output, f"output-{managed.name}", managed.name, process, managed.log)
 
     def _copy_output(self, name: str, process: subprocess.Popen, log: IO[str]) -> None:
         for line in process.stdout:
@@ -192,7 +209,7 @@ class NodeProcesses:
             returncode = process.wait()
             with self._lock:
                 managed.returncodes.append(returncode)
-            self._record(managed.spec.name, "exit", process.pid, returncode)
+            self._record(managed.name, "exit", process.pid, returncode)
             deadline = time.monotonic() + self.respawn_delay
             while self.respawn and not self.stopping and time.monotonic() < deadline:
                 time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0.0)))
