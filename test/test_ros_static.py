@@ -123,7 +123,35 @@ def declared_arguments() -> dict[str, str]:
 
 
 def test_launch_declares_the_documented_arguments():
-    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= set(declared_arguments())
+    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record", "robot_state_publisher"} <= set(declared_arguments())
+    assert declared_arguments()["robot_state_publisher"] == "auto", "a plain pip set-up has no robot_state_publisher"
+
+
+def launch_function(name: str) -> ast.FunctionDef:
+    return next(f for f in launch_tree().body if isinstance(f, ast.FunctionDef) and f.name == name)
+
+
+def test_launch_checks_the_params_file_and_optional_packages_with_clear_messages():
+    """launch is not installed here: the checks are read from the source."""
+    source = ast.unparse(launch_function("project_nodes"))
+    assert "is_file()" in source and "does not exist" in source
+    source = ast.unparse(launch_function("robot_state_publisher"))
+    assert "installed('robot_state_publisher')" in source and "LogInfo" in source and "RuntimeError" in source
+    assert "installed('rviz2')" in ast.unparse(launch_function("rviz"))
+
+
+def test_launch_respawns_as_fast_as_the_process_runner_and_ships_the_dds_profile():
+    from paindiffusion_ros.session.processes import RESPAWN_DELAY_S, dds_profile_env
+
+    constants = {s.targets[0].id: s.value for s in launch_tree().body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+    assert ast.literal_eval(constants["RESPAWN_DELAY_S"]) == RESPAWN_DELAY_S
+    assert (ROOT / "config" / "fastdds.xml").is_file()
+    assert "fastdds.xml" in ast.unparse(launch_function("dds_profile"))
+    env = dds_profile_env({})
+    assert set(env) == {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"}
+    assert Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]) == ROOT / "config" / "fastdds.xml"
+    assert dds_profile_env({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"}) == {}
+    assert dds_profile_env({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == {}
 
 
 def test_node_arguments_left_unset_keep_the_params_file_values():

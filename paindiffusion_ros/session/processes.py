@@ -16,6 +16,9 @@ benchmarks), this runner does the same with the standard library:
   would kill the half-started interpreter instead of stopping the node;
 - a node that exits while the graph is running is started again after
   ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping;
+- the nodes get the Fast DDS profile ``config/fastdds.xml`` as under launch (a shared-memory
+  segment that carries the 0.8 MB face images whole), unless the environment names one
+  or another RMW (``dds_profile_env``);
 - every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
   each node's output goes, line by line, to ``log_dir/<node>.log`` and optionally to the
   runner's stderr prefixed ``[node]``.
@@ -38,6 +41,10 @@ from typing import IO, Any, Iterable, Optional, Sequence
 
 import yaml
 
+from ..paths import package_path
+
+DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+"""Fast DDS 3 (Kilted) reads the first, Fast DDS 2 (Jazzy) the second."""
 RESPAWN_DELAY_S = 0.5
 """Seconds between a node's exit and its restart (the launch file uses the same)."""
 POLL_S = 0.02
@@ -144,6 +151,7 @@ class NodeProcesses:
         self.respawn_delay = respawn_delay
         self.echo = echo
         self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+        self.env.update(dds_profile_env(self.env))
         self.events: list[Event] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -278,6 +286,15 @@ class NodeProcesses:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def dds_profile_env(env: dict[str, str]) -> dict[str, str]:
+    """The variables that point Fast DDS at ``config/fastdds.xml`` (what bringup.launch.py
+    sets); none when ``env`` already names a profile or selects another RMW."""
+    if env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") != "rmw_fastrtps_cpp" or any(env.get(v) for v in DDS_PROFILE_VARIABLES):
+        return {}
+    profile = str(package_path("config", "fastdds.xml"))
+    return {variable: profile for variable in DDS_PROFILE_VARIABLES}
 
 
 def catches(pid: int, sig: int) -> bool:
