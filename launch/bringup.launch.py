@@ -50,7 +50,7 @@ RECORDED_TOPICS = [
     "/face/mesh",
 ]
 """Every topic the paindiffusion nodes publish (docs/topics.md) but the raw ``/face/image``:
-``/face/image/compressed`` holds the same frames at ~1/20 of the size."""
+``/face/image/compressed`` holds the same frames at ~1/50 of the size."""
 
 
 def project_node(executable, params_file, overrides):

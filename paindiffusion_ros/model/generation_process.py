@@ -240,6 +240,8 @@ class GenerationProcess:
                 kind, payload, *rest = self._connection.recv()
             except (EOFError, OSError):
                 break
+            if self._stopping:
+                continue
             if kind == "chunk":
                 self.status = rest[0]
                 self.player.preroll = max(self.status.low_water, 1)
