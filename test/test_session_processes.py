@@ -106,7 +106,7 @@ def test_a_double_sigint_switches_the_motor_torque_off(tmp_path, listener):
     emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()
     try:
         driver = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (
-            ("backend", "dynamixel"), ("port", emulator.path), ("latency_timer_ms", 1.0), ("mode", "hold")))
+            ("backend", "dynamixel"), ("port", emulator.path), ("latency_timer_ms", 16.0), ("mode", "hold")))
         processes = NodeProcesses([driver], PARAMS, tmp_path / "logs").start()
         try:
             assert wait_for(lambda: emulator.peek("torque_enable") == 1 and listener["/joint_states"].since(0)), logs(processes)
@@ -139,12 +139,12 @@ def test_a_missing_parameters_file_is_a_clear_error(tmp_path):
         NodeProcesses([MAPPER], tmp_path / "nowhere.yaml", tmp_path)
 
 
-def test_overrides_keep_their_types_and_an_unstartable_node_exits_1(tmp_path):
+def test_overrides_keep_their_types_and_a_node_that_cannot_start_is_not_respawned(tmp_path):
     bad = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (("rate", 5.0),))
-    processes = NodeProcesses([bad], PARAMS, tmp_path, respawn=False).start()
-    assert wait_for(lambda: not processes.alive("elbow_driver"))
+    processes = NodeProcesses([bad], PARAMS, tmp_path, respawn_delay=0.0).start()
+    assert wait_for(lambda: processes.cannot_start())
+    assert "rate" in processes.cannot_start()["elbow_driver"]
     returncodes = processes.stop()
-    assert returncodes == {"elbow_driver": [1]}
-    text = logs(processes)["elbow_driver"]
-    assert "rate" in text and "Traceback" not in text
+    assert returncodes == {"elbow_driver": [2]}, "exit status 2 (CANNOT_START), started once"
+    assert "Traceback" not in logs(processes)["elbow_driver"]
     assert not exited_cleanly(returncodes)

@@ -30,6 +30,9 @@ from ..session.signals import process_stop_signals
 
 SETTINGS_ERRORS = (ValueError, RuntimeError, ParameterException)
 """What a node raises for bad parameters or hardware it cannot use at start-up."""
+CANNOT_START = 2
+"""Exit status of a node that cannot start for its settings (a crash exits 1): starting it
+again cannot help, so ``session.processes`` does not respawn it."""
 SPIN_SLICE_S = 0.1
 """Longest wait in the executor before the stop request is looked at again."""
 
@@ -40,7 +43,8 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     ``rclpy.try_shutdown()``. Exit status 0.
 
     A node that cannot start for its settings (a missing or unreadable parameters file
-    included) logs one line naming the problem and the process exits with status 1. A single-threaded executor: the nodes' slow work
+    included) logs one line naming the problem and the process exits with status
+    ``CANNOT_START`` (2). A single-threaded executor: the nodes' slow work
     (generation) runs in their own threads, and rclpy's multi-threaded executor
     busy-polls (see ``graph.py``). It spins in slices of ``SPIN_SLICE_S``: a Python
     signal handler runs only between two waits."""
@@ -50,12 +54,12 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     for path in params_files(args):
         if not Path(path).is_file():
             logger.fatal(f"cannot start: parameters file {path} does not exist")
-            return 1
+            return CANNOT_START
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except rclpy_implementation.RCLError as error:
         logger.fatal(f"cannot start: {error}")
-        return 1
+        return CANNOT_START
     node: Optional[Node] = None
     executor = SingleThreadedExecutor()
     try:
@@ -67,7 +71,7 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
         if node is not None:
             raise
         logger.fatal(f"cannot start: {error}")
-        return 1
+        return CANNOT_START
     except ExternalShutdownException:
         pass
     finally:

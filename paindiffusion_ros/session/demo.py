@@ -112,14 +112,17 @@ def wait_with_progress(stop: StopSignals, duration: float) -> float:
     return time.monotonic() - start
 
 
-def wait_until_live(recorder: BagRecorder, topics: Sequence[str], stop: StopSignals, timeout: float = START_TIMEOUT_S) -> bool:
+def wait_until_live(recorder: BagRecorder, processes: NodeProcesses, topics: Sequence[str], stop: StopSignals,
+                    timeout: float = START_TIMEOUT_S) -> bool:
     """Wait, while the recorder spins on its thread, until it records every topic (each has a
     publisher: the nodes are up) and the generator has loaded its model; False on timeout or
-    a stop request."""
+    a stop request. A node that cannot start for its settings is a ValueError naming it."""
     deadline = time.monotonic() + timeout
     with tqdm(desc="starting the graph", bar_format="{desc}: {elapsed}") as bar:
         while set(recorder.recording) != set(topics) or not recorder.counts.get(READY_TOPIC):
             bar.refresh()
+            for name, reason in processes.cannot_start().items():
+                raise ValueError(f"node {name}: {reason}")
             if time.monotonic() > deadline or stop.event.wait(0.1):
                 return False
     return True
@@ -137,7 +140,7 @@ def record_graph(recorder: BagRecorder, processes: NodeProcesses, context: Conte
     try:
         recording.start()
         processes.start()
-        if not wait_until_live(recorder, list(RECORDED_TOPICS), stop):
+        if not wait_until_live(recorder, processes, list(RECORDED_TOPICS), stop):
             missing = sorted(set(RECORDED_TOPICS) - set(recorder.recording)) or ["the model (no /face/expression_names)"]
             if not stop.event.is_set():
                 print(f"the graph did not come up within {START_TIMEOUT_S:.0f} s (missing: {', '.join(missing)}); "

@@ -15,7 +15,9 @@ benchmarks), this runner does the same with the standard library:
   (``/proc/PID/status``): until its executable has installed its handlers, a signal
   would kill the half-started interpreter instead of stopping the node;
 - a node that exits while the graph is running is started again after
-  ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping;
+  ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping
+  or the node exited with ``CANNOT_START`` (its settings are wrong: starting it again
+  cannot help; ``cannot_start()`` gives its one-line reason);
 - the nodes get the Fast DDS profile ``config/fastdds.xml`` as under launch (a shared-memory
   segment that carries the 0.8 MB face images whole), unless the environment names one
   or another RMW (``dds_profile_env``);
@@ -41,6 +43,7 @@ from typing import IO, Any, Iterable, Optional, Sequence
 
 import yaml
 
+from ..nodes.spin import CANNOT_START
 from ..paths import package_path
 
 DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
@@ -220,6 +223,8 @@ class NodeProcesses:
             with self._lock:
                 managed.returncodes.append(returncode)
             self._record(managed.name, "exit", process.pid, returncode)
+            if returncode == CANNOT_START:
+                return
             deadline = time.monotonic() + self.respawn_delay
             while self.respawn and not self.stopping and time.monotonic() < deadline:
                 time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0.0)))
@@ -239,6 +244,16 @@ class NodeProcesses:
     def starts(self, name: str) -> int:
         """How often node ``name`` has been started (1 + respawns)."""
         return self._nodes[name].starts
+
+    def cannot_start(self) -> dict[str, str]:
+        """``{node: reason}`` for each node that exited because it cannot start for its
+        settings (the reason is the ``cannot start: …`` line of its log)."""
+        reasons = {}
+        for name, codes in self.returncodes().items():
+            if codes and codes[-1] == CANNOT_START:
+                lines = [line for line in self.log_path(name).read_text(errors="replace").splitlines() if "cannot start: " in line]
+                reasons[name] = lines[-1].split("cannot start: ", 1)[1] if lines else f"exit status {CANNOT_START}"
+        return reasons
 
     def returncodes(self) -> dict[str, list[int]]:
         """Exit status of every finished run of each node, in order."""
