@@ -110,9 +110,9 @@ class Watcher:
         with self.lock:
             return np.array([t for t in self.arrivals[topic] if start <= t <= end])
 
-    def generator_values(self, start: float) -> list[dict[str, str]]:
+    def generator_values(self, start: float, end: float = math.inf) -> list[dict[str, str]]:
         with self.lock:
-            return [values for t, values in self.generator if t >= start]
+            return [values for t, values in self.generator if start <= t <= end]
 
 
 def rate(times: np.ndarray) -> float:
@@ -246,8 +246,8 @@ def main() -> None:
     spinning.stop()
     rclpy.shutdown(context=context)
 
-    before = [v for v in watcher.generator_values(0) if v and v not in watcher.generator_values(start)]
-    values = [v for v in watcher.generator_values(start) if v]
+    before = [v for v in watcher.generator_values(0, start) if v]
+    values = [v for v in watcher.generator_values(start, end) if v]
     latency_p50, _ = summary(values, "stimulus_to_face_p50_s")
     latency_p95, latency_p95_worst = summary(values, "stimulus_to_face_p95_s")
     jitter, jitter_worst = summary(values, "clock_jitter_p99_ms")

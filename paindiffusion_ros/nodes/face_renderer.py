@@ -7,7 +7,7 @@ JPEG-compressed as sensor_msgs/CompressedImage on ``/face/image/compressed`` (th
 subscriber gets 25 Hz, and bags record this one) and raw (rgb8 sensor_msgs/Image, 0.8 MB at 512 px) on
 ``/face/image`` — each only while someone subscribes. At the lower ``mesh_rate`` it
 publishes the mesh as a visualization_msgs/Marker TRIANGLE_LIST in frame ``frame_id`` for
-rviz. The built-in face's marker has ~110k corners (~4.4 MB); it is serialised from numpy
+rviz (also only while subscribed). The built-in face's marker has ~110k corners (~4.4 MB); it is serialised from numpy
 (``marker_cdr.py``, ~5 ms instead of ~0.5 s of Python objects). ``display`` opens a window
 (``face/display.py``, fullscreen by default) on the bench screen.
 
@@ -153,6 +153,8 @@ class FaceRendererNode(Node):
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
 
     def _publish_mesh(self) -> None:
+        if not self.mesh.get_subscription_count():
+            return
         self.mesh.publish(mesh_marker(self.face, self.face.vertices(self.expression, self.jaw_pose), self._header()))
 
     def _publish_diagnostics(self) -> None:

@@ -118,9 +118,9 @@ def wait_until_live(recorder: BagRecorder, processes: NodeProcesses, topics: Seq
     publisher: the nodes are up) and the generator has loaded its model; False on timeout or
     a stop request. A node that cannot start for its settings is a ValueError naming it."""
     deadline = time.monotonic() + timeout
-    with tqdm(desc="starting the graph", bar_format="{desc}: {elapsed}") as bar:
+    with tqdm(desc="starting the graph", bar_format="{desc}: {elapsed}", mininterval=1.0) as bar:
         while set(recorder.recording) != set(topics) or not recorder.counts.get(READY_TOPIC):
-            bar.refresh()
+            bar.update(0)
             for name, reason in processes.cannot_start().items():
                 raise ValueError(f"node {name}: {reason}")
             if time.monotonic() > deadline or stop.event.wait(0.1):
@@ -131,8 +131,9 @@ def wait_until_live(recorder: BagRecorder, processes: NodeProcesses, topics: Seq
 def record_graph(recorder: BagRecorder, processes: NodeProcesses, context: Context, stop: StopSignals, duration: float) -> float:
     """Run the node processes for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
 
-    The recorder subscribes as the nodes come up; the timed run starts once it records
-    every topic and the model is loaded. On the way out the nodes are stopped first (SIGINT, each exits after its
+    The recorder subscribes as the nodes come up and keeps only the latched metadata until
+    the graph is live (every topic there, the model loaded); then the timed run starts and
+    the bag records everything. On the way out the nodes are stopped first (SIGINT, each exits after its
     clean-up) while the recorder still spins; it then drains what DDS still delivers
     before the bag closes, so the bag ends where the graph did.
     """
@@ -146,6 +147,7 @@ def record_graph(recorder: BagRecorder, processes: NodeProcesses, context: Conte
                 print(f"the graph did not come up within {START_TIMEOUT_S:.0f} s (missing: {', '.join(missing)}); "
                       f"see the node logs in {processes.run_dir}", file=sys.stderr)
             return 0.0
+        recorder.resume()
         return wait_with_progress(stop, duration)
     finally:
         processes.stop()
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
                 msgtypes=RECORDED_TOPICS,
                 context=context,
                 custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
+                paused=True,
             )
             processes = NodeProcesses(graph(args.image_size), params_file, args.out / "logs", stop_requested=stop.event)
             seconds = record_graph(recorder, processes, context, stop, args.duration)
