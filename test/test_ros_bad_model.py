@@ -13,19 +13,13 @@ from rclpy.context import Context
 from rclpy.parameter import Parameter
 from ros_probe import Probe, rate
 
+from waiting import wait_for
+
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 
 
 WINDOW_S = 6.0
-DEADLINE_S = 180.0
-
-
-def wait_for(condition, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
 
 
 def test_bad_model_streams_a_neutral_face_with_error_diagnostics():

@@ -13,17 +13,10 @@ from rclpy.parameter import Parameter
 from ros_probe import Probe
 from test_ros_graph import TINY_STREAM, tiny_checkpoint
 
+from waiting import wait_for
+
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
-
-DEADLINE_S = 180.0
-
-
-def wait_for(condition, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
 
 
 def test_a_killed_model_process_is_restarted_and_the_face_comes_back(tmp_path):

@@ -22,6 +22,8 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.time import Time
 from ros_probe import Probe, rate
 
+from waiting import DEADLINE_S, wait_done, wait_for
+
 from paindiffusion_ros.face.binding import BUILTIN_FACS
 from paindiffusion_ros.model.checkpoint import save_checkpoint
 from paindiffusion_ros.model.config import ModelConfig
@@ -33,7 +35,6 @@ from paindiffusion_ros.stimulus import StimulusMap, StimulusMapConfig
 
 PARAMS = Path(__file__).resolve().parent.parent / "config" / "paindiffusion.yaml"
 RUN_S = 10.0
-DEADLINE_S = 180.0
 TINY = ModelConfig(channels=(16, 32), embed_dim=16, cond_dim=16, heads=2, groups=4, window=16)
 TINY_STREAM = (("backend", "torch"), ("threads", 1), ("window", 16), ("context", 8), ("horizon", 4), ("steps", 2))
 
@@ -48,18 +49,6 @@ def tiny_checkpoint(directory: Path) -> Path:
 def node_parameters(node: str) -> dict:
     """The parameters ``node`` reads from config/paindiffusion.yaml."""
     return yaml.safe_load(PARAMS.read_text())[f"/**/{node}"]["ros__parameters"]
-
-
-def wait_for(condition, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
-
-
-def wait_done(future, timeout=DEADLINE_S):
-    assert wait_for(future.done, timeout), "no answer from the parameter service"
-    return future.result()
 
 
 @pytest.fixture(scope="module")

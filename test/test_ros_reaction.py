@@ -36,6 +36,8 @@ from std_msgs.msg import Float32
 
 import yaml
 
+from waiting import DEADLINE_S, wait_done, wait_for
+
 from paindiffusion_ros.face.facs import EXPRESSION_DIM, JAW_DIM
 from paindiffusion_ros.model.generator import GeneratorConfig, PainGenerator, default_model_dir
 from paindiffusion_ros.model.realtime import FramePlayer
@@ -56,7 +58,6 @@ WINDOW_FRAMES = 12
 GENERATOR = (("expressiveness", 4.0), ("seed", 3), ("margin_s", 0.6))
 """A deep queue (margin 0.6 s) against underruns on a busy machine; with re-planning the
 queue does not delay the reaction."""
-DEADLINE_S = 180.0
 
 pytestmark = pytest.mark.skipif(not (default_model_dir() / "config.json").is_file(), reason="the shipped model is not in models/ yet")
 
@@ -80,18 +81,6 @@ class PspiRecorder:
         first = next(i for i, (_, value) in enumerate(samples) if value != 0.0)
         times, values = zip(*samples[first:])
         return np.array(times), np.array(values)
-
-
-def wait_for(condition, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
-
-
-def wait_done(future, timeout=DEADLINE_S):
-    assert wait_for(future.done, timeout), "no answer from the parameter service"
-    return future.result()
 
 
 class GeneratorStatus:

@@ -16,6 +16,8 @@ import rclpy
 from rclpy.context import Context
 from sensor_msgs.msg import JointState, Temperature
 
+from waiting import wait_for
+
 from paindiffusion_ros.hardware.emulator import MX64Emulator
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.qos import LATEST
@@ -25,16 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PARAMS = ROOT / "config" / "paindiffusion.yaml"
 DRIVER = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (("backend", "sim"), ("rate", 50.0)))
 MAPPER = NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper")
-DEADLINE_S = 120.0
-
-
-def wait_for(condition, timeout=DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 class Arrivals:

@@ -17,7 +17,7 @@ from ..face.binding import FaceBinding
 from .backends import make_backend
 from .checkpoint import load_checkpoint
 from .conditions import emotion_index
-from .settings import (  # noqa: F401  (re-exported: the generator's settings live in settings.py, torch-free)
+from .settings import (  # re-exported: the generator's settings live in settings.py, torch-free
     DEFAULT_MODEL_NAME,
     FPS,
     RUNTIME_FIELDS,
@@ -27,6 +27,11 @@ from .settings import (  # noqa: F401  (re-exported: the generator's settings li
     resolve_model_dir,
 )
 from .stream import DiffusionForcingStream, StreamSnapshot
+
+__all__ = [
+    "DEFAULT_MODEL_NAME", "FPS", "RUNTIME_FIELDS", "GeneratedChunk", "GeneratorConfig", "PainGenerator", "check_setting",
+    "default_model_dir", "resolve_model_dir",
+]
 
 
 class GeneratedChunk(NamedTuple):
