@@ -140,3 +140,14 @@ def test_overrides_keep_their_types_and_a_node_that_cannot_start_is_not_respawne
     assert returncodes == {"elbow_driver": [2]}, "exit status 2 (CANNOT_START), started once"
     assert "Traceback" not in logs(processes)["elbow_driver"]
     assert not exited_cleanly(returncodes)
+
+
+def test_a_stopped_node_still_stops_cleanly(tmp_path, listener):
+    """A fault campaign may SIGSTOP a node; stopping the graph resumes it (SIGCONT) so it exits 0."""
+    processes = NodeProcesses([MAPPER], PARAMS, tmp_path).start()
+    try:
+        assert wait_for(lambda: listener["/pain/stimulus"].since(0)), logs(processes)
+        processes.kill("stimulus_mapper", signal.SIGSTOP)
+    finally:
+        returncodes = processes.stop()
+    assert returncodes == {"stimulus_mapper": [0]}, logs(processes)

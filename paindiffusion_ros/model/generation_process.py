@@ -20,15 +20,16 @@ child that is killed, or stopped, can never block the node's clock:
 The sender coalesces: only the newest state is sent, so a stalled child costs no memory.
 The child runs in a session of its own (a terminal Ctrl-C is for the node, which
 decides) and ignores SIGINT and SIGTERM; it stops after the chunk in progress when the
-node says so, and by itself when the node's end of the socket closes (the node was
-killed). If the child dies, ``on_exit`` is called with its exit status and the node can
-start a new one.
+node's end of the socket is shut down or closed (the node stops, or was killed); a child
+that has not exited 3 s later is killed. If the child dies on its own, ``on_exit`` is
+called with its exit status and the node can start a new one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import signal
 import socket
 import subprocess
@@ -43,7 +44,11 @@ import numpy as np
 from .realtime import FramePlayer, GenerationWorker, StimulusFeed, StimulusReading
 
 STOP_TIMEOUT_S = 60.0
-"""Longest wait for the child to finish its chunk (or its model load) and exit."""
+"""Longest wait (in the child) for the worker to finish its chunk in progress."""
+STOP_WAIT_S = 3.0
+"""Longest wait (in the node) for the child to exit before it is killed: a node must stop
+within launch's SIGINT → SIGTERM escalation (5 s); a child still loading its model, or
+stopped (SIGSTOP), is killed, which loses nothing."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,6 @@ def serve(connection: Connection) -> None:
                 wake.set()
             elif kind == "update":
                 worker.update(**payload)
-            elif kind == "stop":
-                break
     except (EOFError, OSError):
         pass
     finally:
@@ -197,6 +200,7 @@ class GenerationProcess:
         self._settings = (config, player.fps, {"safety": safety, "margin_s": margin_s, "replan": replan},
                           {"baseline_c": feed.baseline_c, "timeout_s": feed.timeout_s, "threshold_c": feed.threshold_c})
         self._connection: Optional[Connection] = None
+        self._socket: Optional[socket.socket] = None
         self.process: Optional[subprocess.Popen] = None
         self._state = NodeState(player.next_index)
         self._updates: list[dict[str, Any]] = []
@@ -216,7 +220,8 @@ class GenerationProcess:
             )
         finally:
             theirs.close()
-        self._connection = Connection(ours.detach())
+        self._socket = ours
+        self._connection = Connection(os.dup(ours.fileno()))
         self._connection.send(self._settings)
         self._receiver.start()
         self._sender.start()
@@ -289,17 +294,16 @@ class GenerationProcess:
         if not self._stopping:
             self.on_exit(self.process.returncode)
 
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
-        """Ask the child to stop after its chunk in progress and wait for it; True if it ended
-        in time (otherwise it is killed)."""
+    def stop(self, timeout: float = STOP_WAIT_S) -> bool:
+        """End the child: shut the socket down (it stops after its chunk in progress when it
+        reads the end of it; a send or receive blocked on a stalled child returns at once)
+        and wait up to ``timeout`` before killing it. True if it ended by itself."""
         self._stopping = True
         self._changed.set()
-        if self._sender.ident is not None:
-            self._sender.join(timeout)
         if self.process is None:
             return True
         try:
-            self._connection.send(("stop", None))
+            self._socket.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         try:
@@ -309,9 +313,11 @@ class GenerationProcess:
             self.process.kill()
             self.process.wait()
             ended = False
-        if self._receiver.ident is not None:
-            self._receiver.join(timeout)
+        for thread in (self._sender, self._receiver):
+            if thread.ident is not None:
+                thread.join(timeout)
         self._connection.close()
+        self._socket.close()
         return ended
 
 

@@ -267,12 +267,15 @@ class NodeProcesses:
         return process.pid
 
     def forward(self, sig: int) -> None:
-        """Send ``sig`` to every running node (SIGINT/SIGTERM once it can take them calmly)."""
+        """Send ``sig`` to every running node (SIGINT/SIGTERM once it can take them calmly,
+        followed by SIGCONT, so a node stopped with SIGSTOP takes them too)."""
         for name, managed in self._nodes.items():
             if self.alive(name):
                 if sig in (signal.SIGINT, signal.SIGTERM):
                     _wait_until_catching(managed.process, signal.SIGTERM, HANDLERS_TIMEOUT_S)
                 managed.process.send_signal(sig)
+                if sig in (signal.SIGINT, signal.SIGTERM):
+                    managed.process.send_signal(signal.SIGCONT)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> dict[str, list[int]]:
         """Stop respawning, SIGINT every node (SIGTERM, then SIGKILL, for one that does not
