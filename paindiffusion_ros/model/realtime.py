@@ -421,7 +421,7 @@ class GenerationWorker:
     any exception ends the thread and is handed to ``on_error`` (and kept in ``error``).
     ``player`` and ``feed`` may be a ``FramePlayer`` and a ``StimulusFeed`` or stand-ins for
     them in another process (``model/generation_process.py``); ``wake`` is the event that
-    ``poke`` sets (a ``multiprocessing.Event`` across processes).
+    ``poke`` sets (there: set when the node's news arrives).
     """
 
     def __init__(
