@@ -8,81 +8,25 @@ diffusion-forcing stream and decodes its latent frames to expression ψ (50) and
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
 import torch
 
 from ..face.binding import FaceBinding
-from ..paths import package_path
-from .backends import BACKENDS, make_backend
+from .backends import make_backend
 from .checkpoint import load_checkpoint
-from .conditions import EMOTIONS, emotion_index
-from .stream import DiffusionForcingStream, StreamConfig
-
-FPS = 25
-DEFAULT_MODEL_NAME = "paindiffusion-default"
-
-
-@dataclass(frozen=True)
-class GeneratorConfig(StreamConfig):
-    """Run-time settings of the generator; the ROS node declares one parameter per field."""
-
-    model: str = field(default="", metadata={"help": "checkpoint directory; empty = the shipped models/paindiffusion-default"})
-    backend: str = field(default="onnx", metadata={"help": "runtime of the denoiser", "choices": BACKENDS})
-    device: str = field(default="cpu", metadata={"help": "compute device", "choices": ("cpu", "cuda")})
-    threads: int = field(default=1, metadata={"help": "CPU threads for inference (0 = runtime default; 1 is fastest on a shared 2-core CPU)", "range": (0, 256)})
-    guidance_emotion: float = field(default=0.5, metadata={"help": "guidance strength λ of the emotion (eq. 7)", "range": (0.0, 10.0)})
-    guidance_expressiveness: float = field(default=1.0, metadata={"help": "guidance strength λ of the expressiveness (eq. 7)", "range": (0.0, 10.0)})
-    guidance_stimulus: float = field(default=2.0, metadata={"help": "guidance strength λ of the stimulus (eq. 7)", "range": (0.0, 10.0)})
-    expressiveness: float = field(default=2.0, metadata={"help": "pain expressiveness 𝒫, mean PSPI of the patient", "range": (0.0, 16.0)})
-    emotion: str = field(default="neutral", metadata={"help": "emotional state ℰ", "choices": EMOTIONS})
-    seed: int = field(default=0, metadata={"help": "noise seed (same seed → same frames)", "range": (0, 2**31 - 1)})
-
-
-RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {"expressiveness", "emotion", "guidance_emotion", "guidance_expressiveness", "guidance_stimulus", "seed"}
+from .conditions import emotion_index
+from .settings import (  # noqa: F401  (re-exported: the generator's settings live in settings.py, torch-free)
+    DEFAULT_MODEL_NAME,
+    FPS,
+    RUNTIME_FIELDS,
+    GeneratorConfig,
+    check_setting,
+    default_model_dir,
+    resolve_model_dir,
 )
-"""Fields ``PainGenerator.update`` may change while running."""
-
-
-def check_setting(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` and ``value`` when it breaks the field's type, range or choices."""
-    fields = {f.name: f for f in dataclasses.fields(GeneratorConfig)}
-    if name not in fields:
-        raise ValueError(f"unknown generator setting {name!r}; known: {', '.join(fields)}")
-    meta, default = fields[name].metadata, fields[name].default
-    if not _same_kind(default, value):
-        raise ValueError(f"{name} = {value!r} has the wrong type (expected {type(default).__name__})")
-    if "choices" in meta and value not in meta["choices"]:
-        raise ValueError(f"{name} = {value!r} is not one of {', '.join(map(str, meta['choices']))}")
-    if "range" in meta:
-        lo, hi = meta["range"]
-        if not (lo <= float(value) <= hi):
-            raise ValueError(f"{name} = {value!r} is outside {lo}…{hi}")
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(default, str):
-        return isinstance(value, str)
-    if isinstance(default, int):
-        return isinstance(value, (int, np.integer))
-    return isinstance(value, (int, float, np.integer, np.floating))
-
-
-def default_model_dir() -> Path:
-    """The shipped checkpoint: ``models/`` of the source tree (editable installs), else the
-    package share directory ``share/paindiffusion/models/`` (colcon installs)."""
-    return package_path("models", DEFAULT_MODEL_NAME)
-
-
-def resolve_model_dir(model: str) -> Path:
-    """``model`` as a path, or the shipped default when empty."""
-    return Path(model).expanduser() if model else default_model_dir()
+from .stream import DiffusionForcingStream, StreamSnapshot
 
 
 class GeneratedChunk(NamedTuple):
@@ -136,6 +80,15 @@ class PainGenerator:
     def reset(self) -> None:
         """Forget the generated context and restart the noise from the configured seed."""
         self._stream.reset(self.config.seed)
+
+    def snapshot(self) -> StreamSnapshot:
+        """The stream state before the next ``advance`` (see ``stream.DiffusionForcingStream``)."""
+        return self._stream.snapshot()
+
+    def restore(self, snapshot: StreamSnapshot) -> None:
+        """Return to ``snapshot``: the frames that followed it are generated again by ``advance``,
+        with the same noise and the current stimulus and settings."""
+        self._stream.restore(snapshot)
 
     def advance(self, stimulus_c: np.ndarray) -> GeneratedChunk:
         """Generate the next ``horizon`` frames for their stimulus (horizon,) in °C."""

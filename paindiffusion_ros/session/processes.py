@@ -1,0 +1,262 @@
+"""``NodeProcesses``: the node graph as one OS process per node, supervised as ``ros2 launch`` does.
+
+Under ``launch/bringup.launch.py`` every node is its own process (its own GIL, its own
+DDS participant), respawned after a crash, and a Ctrl-C reaches all of them. Where
+``ros2 launch`` is not installed (the pip set-up, ``paindiffusion demo``, the tests and
+benchmarks), this runner does the same with the standard library:
+
+- each node is ``python -m <module> --ros-args -r __node:=<name> --params-file F
+  [--params-file OVERRIDES]`` (the node's own executable, the same YAML as launch; the
+  per-node overrides go in a second YAML file so their types survive);
+- the children stay in the runner's process group, so a terminal Ctrl-C reaches each node
+  directly, as under launch, and ``stop()`` forwards SIGINT once more (the double SIGINT
+  every node must take calmly);
+- a node that exits while the graph is running is started again after
+  ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping;
+- every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
+  each node's output goes, line by line, to ``log_dir/<node>.log`` and optionally to the
+  runner's stderr prefixed ``[node]``.
+
+``kill(name, signal)`` and ``pid(name)`` are there for fault campaigns (kill -9 a node,
+SIGSTOP it, ...). Exit statuses follow ``subprocess``: negative = ended by that signal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterable, Optional, Sequence
+
+import yaml
+
+RESPAWN_DELAY_S = 0.5
+"""Seconds between a node's exit and its restart (the launch file uses the same)."""
+POLL_S = 0.02
+"""How often a waiting respawn looks at the stop request."""
+STOP_TIMEOUT_S = 15.0
+"""How long ``stop()`` waits after SIGINT before it sends SIGTERM, then as long again before SIGKILL."""
+
+
+class NodeProcessError(RuntimeError):
+    """A graph that cannot be started (no parameters file, an unknown node)."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph: its name (also the YAML key and the executable name),
+    the Python module whose ``main`` runs it, and parameter overrides on top of the
+    parameters file (what launch's ``parameters=[file, {overrides}]`` does)."""
+
+    name: str
+    module: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a node process: ``what`` is start, exit or respawn."""
+
+    time: float
+    node: str
+    what: str
+    pid: int
+    returncode: Optional[int] = None
+
+
+@dataclass
+class _Managed:
+    spec: NodeSpec
+    command: list[str]
+    log: Optional[IO[str]]
+    process: Optional[subprocess.Popen] = None
+    starts: int = 0
+    returncodes: list[int] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+def node_command(spec: NodeSpec, params_file: Path, overrides_file: Optional[Path]) -> list[str]:
+    """The command line that runs ``spec`` as its own process."""
+    command = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    if overrides_file is not None:
+        command += ["--params-file", str(overrides_file)]
+    return command
+
+
+def write_overrides(spec: NodeSpec, directory: Path) -> Optional[Path]:
+    """A parameters YAML with ``spec``'s overrides (None when it has none)."""
+    if not spec.overrides:
+        return None
+    path = directory / f"{spec.name}.overrides.yaml"
+    path.write_text(yaml.safe_dump({f"/**/{spec.name}": {"ros__parameters": dict(spec.overrides)}}))
+    return path
+
+
+class NodeProcesses:
+    """Runs ``specs`` as supervised child processes (see the module doc); a context manager."""
+
+    def __init__(
+        self,
+        specs: Sequence[NodeSpec],
+        params_file: Path,
+        run_dir: Path,
+        respawn: bool = True,
+        respawn_delay: float = RESPAWN_DELAY_S,
+        echo: bool = False,
+        env: Optional[dict[str, str]] = None,
+        stop_requested: Optional[threading.Event] = None,
+    ) -> None:
+        params_file = Path(params_file)
+        if not params_file.is_file():
+            raise NodeProcessError(f"parameters file {params_file} does not exist")
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise NodeProcessError(f"node names must be unique, got {names}")
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.respawn = respawn
+        self.respawn_delay = respawn_delay
+        self.echo = echo
+        self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+        self.events: list[Event] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._stop_requested = stop_requested or self._stopping
+        self._nodes: dict[str, _Managed] = {}
+        for spec in specs:
+            command = node_command(spec, params_file.resolve(), write_overrides(spec, self.run_dir))
+            self._nodes[spec.name] = _Managed(spec, command, None)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._nodes)
+
+    def log_path(self, name: str) -> Path:
+        """Where node ``name``'s output goes (every run of it, appended)."""
+        return self.run_dir / f"{name}.log"
+
+    def start(self) -> "NodeProcesses":
+        """Start every node; each gets a thread that waits for it and respawns it."""
+        for managed in self._nodes.values():
+            managed.log = open(self.log_path(managed.spec.name), "a", encoding="utf-8", errors="replace")
+            self._launch(managed, "start")
+            self._thread(managed, self._supervise, f"supervise-{managed.spec.name}", managed)
+        return self
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called or the owner's ``stop_requested`` event is set."""
+        return self._stopping.is_set() or self._stop_requested.is_set()
+
+    @staticmethod
+    def _thread(managed: _Managed, target: Any, name: str, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        managed.threads.append(thread)
+        thread.start()
+
+    def _record(self, name: str, what: str, pid: int, returncode: Optional[int] = None) -> None:
+        with self._lock:
+            self.events.append(Event(time.monotonic(), name, what, pid, returncode))
+
+    def _launch(self, managed: _Managed, what: str) -> None:
+        process = subprocess.Popen(
+            managed.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, encoding="utf-8", errors="replace",
+        )
+        managed.process = process
+        managed.starts += 1
+        self._record(managed.spec.name, what, process.pid)
+        self._thread(managed, self._copy_output, f"output-{managed.spec.name}", managed.spec.name, process, managed.log)
+
+    def _copy_output(self, name: str, process: subprocess.Popen, log: IO[str]) -> None:
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            if self.echo:
+                sys.stderr.write(f"[{name}] {line}")
+
+    def _supervise(self, managed: _Managed) -> None:
+        """Wait for the node; while the graph runs, start it again after ``respawn_delay``."""
+        while True:
+            process = managed.process
+            returncode = process.wait()
+            with self._lock:
+                managed.returncodes.append(returncode)
+            self._record(managed.spec.name, "exit", process.pid, returncode)
+            deadline = time.monotonic() + self.respawn_delay
+            while self.respawn and not self.stopping and time.monotonic() < deadline:
+                time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0.0)))
+            with self._lock:
+                if not self.respawn or self.stopping:
+                    return
+                self._launch(managed, "respawn")
+
+    def pid(self, name: str) -> int:
+        """Process id of the current run of node ``name``."""
+        return self._nodes[name].process.pid
+
+    def alive(self, name: str) -> bool:
+        process = self._nodes[name].process
+        return process is not None and process.poll() is None
+
+    def starts(self, name: str) -> int:
+        """How often node ``name`` has been started (1 + respawns)."""
+        return self._nodes[name].starts
+
+    def returncodes(self) -> dict[str, list[int]]:
+        """Exit status of every finished run of each node, in order."""
+        with self._lock:
+            return {name: list(m.returncodes) for name, m in self._nodes.items()}
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` to node ``name``'s current process; returns its pid."""
+        process = self._nodes[name].process
+        process.send_signal(sig)
+        return process.pid
+
+    def forward(self, sig: int) -> None:
+        """Send ``sig`` to every running node."""
+        for name in self._nodes:
+            if self.alive(name):
+                self._nodes[name].process.send_signal(sig)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> dict[str, list[int]]:
+        """Stop respawning, SIGINT every node (SIGTERM, then SIGKILL, for one that does not
+        exit within ``timeout``), wait for all; returns ``returncodes()``."""
+        with self._lock:
+            self._stopping.set()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            self.forward(sig)
+            deadline = time.monotonic() + timeout
+            for managed in self._nodes.values():
+                if managed.process is not None:
+                    try:
+                        managed.process.wait(max(deadline - time.monotonic(), 0.0))
+                    except subprocess.TimeoutExpired:
+                        pass
+            if not any(self.alive(name) for name in self._nodes):
+                break
+        for managed in self._nodes.values():
+            for thread in list(managed.threads):
+                thread.join()
+        for managed in self._nodes.values():
+            if managed.log is not None:
+                managed.log.close()
+        return self.returncodes()
+
+    def __enter__(self) -> "NodeProcesses":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def exited_cleanly(returncodes: dict[str, list[int]], names: Optional[Iterable[str]] = None) -> bool:
+    """True when every run of the named nodes (default: all) exited with status 0."""
+    wanted = returncodes if names is None else {n: returncodes[n] for n in names}
+    return all(code == 0 for codes in wanted.values() for code in codes)
