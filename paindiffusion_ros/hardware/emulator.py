@@ -12,8 +12,10 @@ The pty is reached through a stable symlink (like ``/dev/serial/by-id/...``). Fa
 ``unplug()`` closes the pty and removes the link, which the driver sees exactly as a
 pulled USB adapter (I/O error on the open port, then no such device); ``replug()`` brings
 a new pty up behind the same path. ``mute()`` stops answering (power loss behind the
-adapter), ``drop_replies(n)`` loses n replies (timeouts), ``corrupt_replies(n)`` flips a
-bit in n replies, ``overheat()``/``overload()`` raise the motor's error bits.
+adapter), ``drop_replies(n)`` loses n replies (timeouts), ``delay_replies(n, s)`` sends n
+replies s seconds late (after the driver's timeout, before its next request's answer),
+``corrupt_replies(n)`` flips a bit in n replies, ``overheat()``/``overload()`` raise the
+motor's error bits.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class PtyDevice(ABC):
         self.rng = np.random.default_rng(seed)
         self.muted = False
         self.drop_count = 0
+        self.delay_count = 0
+        self.delay_s = 0.0
         self.corrupt_count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
@@ -120,6 +124,10 @@ class PtyDevice(ABC):
     def drop_replies(self, count: int) -> None:
         """Do not answer the next ``count`` requests (the driver times out)."""
         self.drop_count = count
+
+    def delay_replies(self, count: int, seconds: float) -> None:
+        """Send the next ``count`` replies ``seconds`` late (a device or machine that stalls)."""
+        self.delay_count, self.delay_s = count, seconds
 
     def corrupt_replies(self, count: int) -> None:
         """Flip one bit in each of the next ``count`` replies."""
@@ -166,7 +174,11 @@ class PtyDevice(ABC):
             index = int(self.rng.integers(2, len(damaged)))
             damaged[index] ^= 1 << int(self.rng.integers(0, 8))
             reply = bytes(damaged)
-        time.sleep(self.reply_delay(request_size, reply))
+        delay = self.reply_delay(request_size, reply)
+        if self.delay_count > 0:
+            self.delay_count -= 1
+            delay += self.delay_s
+        time.sleep(delay)
         try:
             os.write(master, reply)
         except OSError:
