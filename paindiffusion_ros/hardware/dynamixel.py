@@ -87,12 +87,14 @@ class DynamixelElbow(SerialElbow):
                 pass
         self.port = None
 
-    def _transact(self, call: Callable[[], tuple], data_length: int = 0) -> tuple:
+    def _transact(self, call: Callable[[], tuple], data_length: int = 0, counted: bool = True) -> tuple:
         """Run one SDK call (returning ``(*values, comm_result, error_byte)``) with retries.
 
         Returns ``(*values, error_byte)``. With ``data_length``, a reply whose data is shorter
         (a late status packet answering an earlier instruction) counts as corrupt. LinkFault
-        after the last retry, LinkLost on an I/O error.
+        after the last retry, LinkLost on an I/O error. ``counted=False``: a transaction that
+        may go unanswered by design (a ping while the motor reboots) stays out of the link's
+        error statistics.
         """
         reason = ""
         for _ in range(self.config.retries + 1):
@@ -109,7 +111,8 @@ class DynamixelElbow(SerialElbow):
                 reason = self.packets.getTxRxResult(code)
                 if code == COMM_SUCCESS and data_length and len(values[0]) < data_length:
                     code, reason = -1, f"status packet with {len(values[0])} of {data_length} data bytes"
-            self.stats.record(code == COMM_SUCCESS)
+            if counted:
+                self.stats.record(code == COMM_SUCCESS)
             if code == COMM_SUCCESS:
                 return (*values, error_byte)
             self._drain()
@@ -205,7 +208,8 @@ class DynamixelElbow(SerialElbow):
     def _clear_latched_errors(self) -> None:
         """P2.0 keeps a hardware error (and torque off) until REBOOT (e-Manual, Hardware Error
         Status); reboot it so a cleared fault does not block the mode. If the cause is still
-        there the motor latches it again and the mode is refused. P1.0 keeps none."""
+        there the motor latches it again and the mode is refused. The pings a rebooting motor
+        cannot answer are not link errors. P1.0 keeps none."""
         if self.table.protocol != 2 or not self._shut_down:
             return
         LOG.warning("MX-64 ID %d: rebooting to clear %s", self.config.motor_id, ", ".join(self.errors))
@@ -213,7 +217,7 @@ class DynamixelElbow(SerialElbow):
         deadline = time.monotonic() + REBOOT_WAIT_S
         while True:
             try:
-                _, error_byte = self._transact(lambda: self.packets.ping(self.port, self.config.motor_id))
+                _, error_byte = self._transact(lambda: self.packets.ping(self.port, self.config.motor_id), counted=False)
                 break
             except LinkFault:
                 if time.monotonic() >= deadline:

@@ -333,8 +333,14 @@ class MX64Emulator(PtyDevice):
         model_number: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        reboot_s: float = 0.3,
     ) -> None:
         super().__init__(path, baudrate, seed)
+        self.reboot_s = reboot_s
+        """After answering REBOOT (P2.0) the motor restarts and hears nothing for this long."""
+        self.rebooting_until = -math.inf
+        self.unheard = 0
+        """Instructions that arrived while the motor rebooted (unanswered)."""
         self.table = mx64.control_table(protocol)
         self.motor_id = motor_id
         self.clock = clock
@@ -442,6 +448,9 @@ class MX64Emulator(PtyDevice):
         return replies
 
     def _execute(self, instruction: Instruction) -> Optional[bytes]:
+        if self.clock() < self.rebooting_until:
+            self.unheard += 1
+            return None
         if instruction.motor_id not in (self.motor_id, BROADCAST_ID):
             return None
         p1 = self.table.protocol == 1
@@ -460,6 +469,7 @@ class MX64Emulator(PtyDevice):
             self.poke("hardware_error_status", 0)
             self.poke("torque_enable", 0)
             self._update_errors()
+            self.rebooting_until = self.clock() + self.reboot_s
             return self._status(0)
         return self._status(P1_ERR_INSTRUCTION if p1 else P2_ERR_INSTRUCTION)
 
