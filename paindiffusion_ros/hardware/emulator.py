@@ -14,8 +14,9 @@ pulled USB adapter (I/O error on the open port, then no such device); ``replug()
 a new pty up behind the same path. ``mute()`` stops answering (power loss behind the
 adapter), ``drop_replies(n)`` loses n replies (timeouts), ``delay_replies(n, s)`` sends n
 replies s seconds late (after the driver's timeout, before its next request's answer),
-``corrupt_replies(n)`` flips a bit in n replies, ``overheat()``/``overload()`` raise the
-motor's error bits.
+``corrupt_replies(n)`` flips a bit in n replies, ``truncate_replies(n)`` sends only the first
+half of n replies, ``overheat()``/``overload()`` raise the motor's error bits; the MX-64's
+``answer_as(id)`` answers in well-formed status packets that carry another ID.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class PtyDevice(ABC):
         self.delay_count = 0
         self.delay_s = 0.0
         self.corrupt_count = 0
+        self.truncate_count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
 
@@ -133,6 +135,10 @@ class PtyDevice(ABC):
         """Flip one bit in each of the next ``count`` replies."""
         self.corrupt_count = count
 
+    def truncate_replies(self, count: int) -> None:
+        """Send only the first half of each of the next ``count`` replies."""
+        self.truncate_count = count
+
     @abstractmethod
     def handle(self, buffer: bytearray) -> list[tuple[int, bytes]]:
         """Consume complete requests from ``buffer``; return (request size, reply) per answered request."""
@@ -174,6 +180,9 @@ class PtyDevice(ABC):
             index = int(self.rng.integers(2, len(damaged)))
             damaged[index] ^= 1 << int(self.rng.integers(0, 8))
             reply = bytes(damaged)
+        if self.truncate_count > 0:
+            self.truncate_count -= 1
+            reply = reply[: len(reply) // 2]
         delay = self.reply_delay(request_size, reply)
         if self.delay_count > 0:
             self.delay_count -= 1
@@ -341,6 +350,7 @@ class MX64Emulator(PtyDevice):
         self.rebooting_until = -math.inf
         self.unheard = 0
         """Instructions that arrived while the motor rebooted (unanswered)."""
+        self.reply_id = motor_id
         self.table = mx64.control_table(protocol)
         self.motor_id = motor_id
         self.clock = clock
@@ -393,6 +403,10 @@ class MX64Emulator(PtyDevice):
         with self.lock:
             self.overloaded = overloaded
             self._update_errors()
+
+    def answer_as(self, motor_id: Optional[int] = None) -> None:
+        """Answer in status packets that carry ``motor_id`` (None: its own ID again)."""
+        self.reply_id = self.motor_id if motor_id is None else motor_id
 
     def reply_delay(self, request_size: int, reply: bytes) -> float:
         return super().reply_delay(request_size, reply) + 2e-6 * self.peek("return_delay_time")
@@ -478,7 +492,7 @@ class MX64Emulator(PtyDevice):
             error |= self.hardware_errors
         elif self.hardware_errors:
             error |= mx64.P2_ALERT_BIT
-        return self.status_packet(self.motor_id, error, bytes(params))
+        return self.status_packet(self.reply_id, error, bytes(params))
 
     def _address_and_rest(self, params: bytes) -> tuple[int, bytes]:
         width = 1 if self.table.protocol == 1 else 2
