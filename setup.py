@@ -54,7 +54,7 @@ setup(
     description="A ROS 2 node stack that gives a robotic patient simulator a face that reacts to pain.",
     license="MIT",
     entry_points={
-        "console_scripts": [f"{node} = paindiffusion_ros.nodes.{node}:main" for node in NODES]
+        "console_scripts": [f"{node} = paindiffusion_ros.nodes.entry:{node}" for node in NODES]
         + ["paindiffusion = paindiffusion_ros.cli:main"],
     },
 )

@@ -90,6 +90,7 @@ class PainGeneratorNode(Node):
         self.restarts = 0
         self.feed = StimulusFeed(BIOVID_BASELINE_C, self.settings.stimulus_timeout, self.settings.replan_threshold_c)
         self.frames_published = 0
+        self._last_stamp = "never"
         self._reported_underruns = 0
         self._stimulus_seq = 0
         self.expression = self.create_publisher(Float32MultiArray, "/face/expression", STREAM)
@@ -177,6 +178,7 @@ class PainGeneratorNode(Node):
         if self.binding is not None and self.binding.pspi is not None:
             self.pspi.publish(Float32(data=float(self.binding.pspi(frame.expression))))
         self.frames_published += 1
+        self._last_stamp = f"{stamp.sec}.{stamp.nanosec:09d}"
 
     def _publish_diagnostics(self) -> None:
         player, generation = self.player, self.generation
@@ -219,6 +221,9 @@ class PainGeneratorNode(Node):
         """Stop the frame clock, then the generation process (after its chunk in progress)."""
         if self.timer is not None:
             self.timer.stop()
+            self.get_logger().info(
+                f"stopped after {self.frames_published} frames ({self.clock.slipped} slipped), the last stamped {self._last_stamp}"
+            )
         if self.generation is not None and not self.generation.stop():
             self.get_logger().error("the generation process did not stop in time and was killed")
         super().destroy_node()

@@ -6,9 +6,10 @@ handler turns the second one into a ``KeyboardInterrupt`` raised wherever the no
 its clean-up (a traceback, exit status -2, and in the generator an abort while its
 thread was being joined). So the node executables init rclpy without its signal
 handlers and turn SIGINT and SIGTERM into a stop request (``session.signals``) for the
-whole life of the process, clean-up included: the first request stops the spin loop,
-later ones change nothing. Every node then destroys itself (hardware torque off, files
-closed, threads joined) and the process exits 0.
+whole life of the process, clean-up included (from before the heavy imports when the
+node starts through ``nodes/entry.py``, as its executables do): the first request stops
+the spin loop, later ones change nothing. Every node then destroys itself (hardware
+torque off, files closed, threads joined) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from ..session.signals import StopSignals
+from ..session.signals import process_stop_signals
 
 SETTINGS_ERRORS = (ValueError, RuntimeError, ParameterException)
 """What a node raises for bad parameters or hardware it cannot use at start-up."""
@@ -43,37 +44,37 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     (generation) runs in their own threads, and rclpy's multi-threaded executor
     busy-polls (see ``graph.py``). It spins in slices of ``SPIN_SLICE_S``: a Python
     signal handler runs only between two waits."""
+    stop = process_stop_signals()
     args = list(sys.argv if args is None else args)
     logger = get_logger("paindiffusion")
     for path in params_files(args):
         if not Path(path).is_file():
             logger.fatal(f"cannot start: parameters file {path} does not exist")
             return 1
-    with StopSignals() as stop:
-        try:
-            rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-        except rclpy_implementation.RCLError as error:
-            logger.fatal(f"cannot start: {error}")
-            return 1
-        node: Optional[Node] = None
-        executor = SingleThreadedExecutor()
-        try:
-            node = make_node()
-            executor.add_node(node)
-            while not stop.event.is_set() and rclpy.ok():
-                executor.spin_once(timeout_sec=SPIN_SLICE_S)
-        except SETTINGS_ERRORS as error:
-            if node is not None:
-                raise
-            logger.fatal(f"cannot start: {error}")
-            return 1
-        except ExternalShutdownException:
-            pass
-        finally:
-            executor.shutdown()
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except rclpy_implementation.RCLError as error:
+        logger.fatal(f"cannot start: {error}")
+        return 1
+    node: Optional[Node] = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = make_node()
+        executor.add_node(node)
+        while not stop.event.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
+    except SETTINGS_ERRORS as error:
+        if node is not None:
+            raise
+        logger.fatal(f"cannot start: {error}")
+        return 1
+    except ExternalShutdownException:
+        pass
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
     return 0
 
 

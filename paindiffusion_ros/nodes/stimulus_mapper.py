@@ -6,6 +6,10 @@ noise through the local slope of the map. A NaN angle, or no joint state for lon
 than ``stale_timeout``, gives the baseline (published at ``idle_rate`` while stale), a
 throttled warning and a WARN on ``/diagnostics``. The map's settings, the patient
 profile included, can change at run time; a bad profile is rejected with its reason.
+
+The joint states and the staleness watchdog are served by a thread of their own
+(``subscription_thread.SubscriptionThread``): at 100 Hz the executor's per-message cost
+was 13 % of a core; the executor keeps the diagnostics and the parameter services.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .elbow_driver import JOINT_NAME
 from .params import ParameterGroup
 from .qos import LATEST, STREAM
 from .spin import run_node
+from .subscription_thread import SubscriptionThread
 
 MX64_ANGLE_STD = 2.0 * math.pi / 4096 / math.sqrt(12.0)
 """Standard deviation (rad) of the MX-64 encoder's quantisation, 4096 ticks per turn."""
@@ -47,6 +52,7 @@ class StimulusMapperNode(Node):
 
     def __init__(self, node_name: str = "stimulus_mapper", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self.input: Optional[SubscriptionThread] = None  # before the parameters: a rejected one still destroys the node
         self.settings = ParameterGroup(self, StimulusMapperSettings()).settings
         self.params = ParameterGroup(
             self, StimulusMapConfig(), mutable=("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile"), apply=self._apply_map
@@ -61,9 +67,10 @@ class StimulusMapperNode(Node):
         self.mapped_count = 0
         self.stimulus = self.create_publisher(Temperature, "/pain/stimulus", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, LATEST)
-        self.create_timer(1.0 / self.settings.idle_rate, self._watchdog)
         self.create_timer(1.0, self._publish_diagnostics)
+        self.input = SubscriptionThread(
+            self, JointState, "/joint_states", self._on_joint_state, LATEST, 1.0 / self.settings.idle_rate, self._watchdog
+        ).start()
 
     def _apply_map(self, changes: dict[str, Any]) -> None:
         self.map = StimulusMap(dataclasses.replace(self.params.settings, **changes))
@@ -121,6 +128,12 @@ class StimulusMapperNode(Node):
             "stale_ticks": self.stale_count,
         }
         self.diagnostics.publish(status(self.diagnostics.name("stimulus"), level, message, values))
+
+    def destroy_node(self) -> None:
+        """Stop the input thread before the node goes."""
+        if self.input is not None:
+            self.input.stop()
+        super().destroy_node()
 
 
 def main(args: Optional[Sequence[str]] = None) -> int:

@@ -1,36 +1,33 @@
 """``paindiffusion demo``: the whole node graph on a simulated elbow, recorded and filmed.
 
 On a plain machine (no ROS install; rclpy from the PyPI wheels) this starts the four
-nodes that ``launch/bringup.launch.py`` starts, in one process, with the parameters
-of the same YAML file (``rclpy.init(args=['--ros-args', '--params-file', F])``), plus
-the bag recorder of every project topic. Only what a bench-free demo needs differs,
-as node parameter overrides: the simulated elbow, no window, a modest face image.
-After ``--duration`` seconds (or Ctrl-C) everything shuts down cleanly and the bag
-``OUT/session/`` is turned into ``OUT/session.mp4`` (``session/video.py``).
+nodes that ``launch/bringup.launch.py`` starts, each in its own process as launch does
+(``session.processes.NodeProcesses``: the node executables with the same YAML file,
+respawned after a crash), and records every project topic with a bag recorder in this
+process. Only what a bench-free demo needs differs, as node parameter overrides: the
+simulated elbow, no window, a modest face image. After ``--duration`` seconds (or
+Ctrl-C) the nodes are stopped, the recorder takes what they still sent, the bag
+``OUT/session/`` is closed and turned into ``OUT/session.mp4`` (``session/video.py``).
+Each node's output is in ``OUT/logs/<node>.log``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import shutil
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import rclpy
 from rclpy.context import Context
-from rclpy.exceptions import ParameterException
-from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from tqdm import tqdm
 
 from ..nodes.graph import NodeThreads
 from ..paths import package_path
+from .processes import NodeProcesses, NodeSpec, exited_cleanly
 from .recorder import BagRecorder
 from .signals import StopSignals
 from .video import SessionVideoConfig, write_session_video
@@ -43,36 +40,28 @@ PROJECT_TOPICS: dict[str, str] = {
     "/face/expression_names": "std_msgs/msg/String",
     "/face/jaw_pose": "geometry_msgs/msg/Vector3Stamped",
     "/pain/pspi": "std_msgs/msg/Float32",
+    "/face/image/compressed": "sensor_msgs/msg/CompressedImage",
     "/face/image": "sensor_msgs/msg/Image",
     "/face/mesh": "visualization_msgs/msg/Marker",
 }
 """Every topic the node graph publishes, with its type (docs/topics.md)."""
-SUBSCRIBE_TIMEOUT_S = 5.0
-"""Longest wait for the recorder to subscribe to every topic before the nodes start."""
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node of the graph: executable name, class, and the demo's overrides."""
-
-    name: str
-    module: str
-    cls: str
-    overrides: tuple[tuple[str, Any], ...] = ()
+UNRECORDED_TOPICS = frozenset({"/face/image"})
+"""Published but not recorded: the raw image repeats ``/face/image/compressed`` at ~20× its size."""
+RECORDED_TOPICS: dict[str, str] = {t: kind for t, kind in PROJECT_TOPICS.items() if t not in UNRECORDED_TOPICS}
+"""What the demo and ``bringup.launch.py record:=true`` record."""
+START_TIMEOUT_S = 180.0
+"""Longest wait for the graph to come up (every recorded topic published, the model loaded) before the timed run."""
+READY_TOPIC = "/face/expression_names"
+"""Published once the generator has loaded its model: from then on the face is model output."""
 
 
 def graph(image_size: int = 256) -> tuple[NodeSpec, ...]:
-    """The bringup graph as the demo runs it."""
+    """The bringup graph as the demo runs it: ``bringup.launch.py``'s nodes with the demo's overrides."""
     return (
-        NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", "ElbowDriverNode", (("backend", "sim"),)),
-        NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper", "StimulusMapperNode"),
-        NodeSpec("pain_generator", "paindiffusion_ros.nodes.pain_generator", "PainGeneratorNode"),
-        NodeSpec(
-            "face_renderer",
-            "paindiffusion_ros.nodes.face_renderer",
-            "FaceRendererNode",
-            (("display", False), ("size", image_size)),
-        ),
+        NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (("backend", "sim"),)),
+        NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper"),
+        NodeSpec("pain_generator", "paindiffusion_ros.nodes.pain_generator"),
+        NodeSpec("face_renderer", "paindiffusion_ros.nodes.face_renderer", (("display", False), ("size", image_size))),
     )
 
 
@@ -106,36 +95,14 @@ def prepare_output(out: Path) -> tuple[Path, Path]:
     return bag, video
 
 
-def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
-    """Instantiate the graph's nodes; on failure the ones already made are destroyed.
-
-    A parameter that rclpy refuses (out of its range, wrong type) is a ValueError naming
-    the node and the parameter; the half-built node goes with the context's shutdown.
-    """
-    nodes: list[Node] = []
-    try:
-        for spec in specs:
-            cls = getattr(importlib.import_module(spec.module), spec.cls)
-            overrides = [Parameter(name, value=value) for name, value in spec.overrides]
-            try:
-                nodes.append(cls(node_name=spec.name, context=context, parameter_overrides=overrides))
-            except ParameterException as error:
-                raise ValueError(f"node {spec.name}: {error}") from error
-    except BaseException:
-        for node in reversed(nodes):
-            node.destroy_node()
-        raise
-    return nodes
-
-
-def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], duration: float) -> float:
-    """Show a progress bar while the graph runs; Ctrl-C, SIGTERM or a dead spinner ends early.
+def wait_with_progress(stop: StopSignals, duration: float) -> float:
+    """Show a progress bar while the graph runs; Ctrl-C or SIGTERM ends early.
 
     Returns the seconds actually run.
     """
     start = time.monotonic()
     with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
-        while all(t.is_alive() for t in threads):
+        while True:
             elapsed = min(time.monotonic() - start, duration)
             bar.update(elapsed - bar.n)
             if elapsed >= duration or stop.event.wait(0.1):
@@ -145,43 +112,50 @@ def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], d
     return time.monotonic() - start
 
 
-def wait_until_subscribed(recorder: BagRecorder, timeout: float = SUBSCRIBE_TIMEOUT_S) -> None:
-    """Wait, while the recorder spins on its thread, until it has subscribed to every project topic."""
+def wait_until_live(recorder: BagRecorder, topics: Sequence[str], stop: StopSignals, timeout: float = START_TIMEOUT_S) -> bool:
+    """Wait, while the recorder spins on its thread, until it records every topic (each has a
+    publisher: the nodes are up) and the generator has loaded its model; False on timeout or
+    a stop request."""
     deadline = time.monotonic() + timeout
-    while set(recorder.recording) != set(PROJECT_TOPICS) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with tqdm(desc="starting the graph", bar_format="{desc}: {elapsed}") as bar:
+        while set(recorder.recording) != set(topics) or not recorder.counts.get(READY_TOPIC):
+            bar.refresh()
+            if time.monotonic() > deadline or stop.event.wait(0.1):
+                return False
+    return True
 
 
-def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context, stop: StopSignals, duration: float) -> float:
-    """Run ``nodes`` for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
+def record_graph(recorder: BagRecorder, processes: NodeProcesses, context: Context, stop: StopSignals, duration: float) -> float:
+    """Run the node processes for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
 
-    The recorder subscribes to every topic before the nodes start, and on the way out the
-    nodes stop publishing first; the recorder then drains what DDS still delivers (their
-    endpoints are still there) before the bag closes, so the bag ends where the graph did.
-    Every node is destroyed on return (the recorder first, closing the bag).
+    The recorder subscribes as the nodes come up; the timed run starts once it records
+    every topic and the model is loaded. On the way out the nodes are stopped first (SIGINT, each exits after its
+    clean-up) while the recorder still spins; it then drains what DDS still delivers
+    before the bag closes, so the bag ends where the graph did.
     """
-    recording, running = NodeThreads([recorder], context), NodeThreads(nodes, context)
+    recording = NodeThreads([recorder], context)
     try:
         recording.start()
-        wait_until_subscribed(recorder)
-        # One executor thread per node, as one process per node under launch (nodes/graph.py).
-        running.start()
-        try:
-            return wait_with_progress(stop, [*recording.threads, *running.threads], duration)
-        finally:
-            running.halt()
-            recording.halt()
-            recorder.drain(recording.executors[0])
+        processes.start()
+        if not wait_until_live(recorder, list(RECORDED_TOPICS), stop):
+            missing = sorted(set(RECORDED_TOPICS) - set(recorder.recording)) or ["the model (no /face/expression_names)"]
+            if not stop.event.is_set():
+                print(f"the graph did not come up within {START_TIMEOUT_S:.0f} s (missing: {', '.join(missing)}); "
+                      f"see the node logs in {processes.run_dir}", file=sys.stderr)
+            return 0.0
+        return wait_with_progress(stop, duration)
     finally:
+        processes.stop()
+        recording.halt()
+        recorder.drain(recording.executors[0])
         recording.stop()
-        running.stop()
 
 
 def print_summary(counts: dict[str, int], seconds: float, bag: Path) -> None:
     """Messages and rates per topic, and the bag's size."""
     size = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
     print(f"recorded {sum(counts.values())} messages in {seconds:.1f} s into {bag} ({size:.1f} MB):")
-    for topic in PROJECT_TOPICS:
+    for topic in RECORDED_TOPICS:
         count = counts.get(topic, 0)
         print(f"  {topic:<24} {count:6d}  {count / max(seconds, 1e-9):6.1f} Hz")
 
@@ -195,31 +169,26 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"parameters file {params_file} does not exist")
     bag, video = prepare_output(args.out)
     context = Context()
-    rclpy.init(
-        context=context,
-        args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)],
-        signal_handler_options=SignalHandlerOptions.NO,
-    )
+    rclpy.init(context=context, args=["paindiffusion-demo"], signal_handler_options=SignalHandlerOptions.NO)
     with StopSignals() as stop:
         try:
             recorder = BagRecorder(
                 bag,
-                list(PROJECT_TOPICS),
-                msgtypes=PROJECT_TOPICS,
+                list(RECORDED_TOPICS),
+                msgtypes=RECORDED_TOPICS,
                 context=context,
                 custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
             )
-            try:
-                nodes = build_nodes(graph(args.image_size), context)
-            except BaseException:
-                recorder.destroy_node()
-                raise
-            seconds = record_graph(recorder, nodes, context, stop, args.duration)
+            processes = NodeProcesses(graph(args.image_size), params_file, args.out / "logs", stop_requested=stop.event)
+            seconds = record_graph(recorder, processes, context, stop, args.duration)
             counts = recorder.counts
         finally:
             context.try_shutdown()
     print_summary(counts, seconds, bag)
-    if not args.no_video:
+    returncodes = processes.returncodes()
+    if not exited_cleanly(returncodes):
+        print(f"a node did not exit cleanly (exit statuses {returncodes}); see {processes.run_dir}", file=sys.stderr)
+    if not args.no_video and counts.get(SessionVideoConfig.image_topic):
         frames = write_session_video(bag, video, SessionVideoConfig())
         print(f"session video: {video} ({frames} frames)")
-    return 0
+    return 0 if exited_cleanly(returncodes) and seconds > 0 else 1

@@ -5,12 +5,15 @@ DDS participant), respawned after a crash, and a Ctrl-C reaches all of them. Whe
 ``ros2 launch`` is not installed (the pip set-up, ``paindiffusion demo``, the tests and
 benchmarks), this runner does the same with the standard library:
 
-- each node is ``python -m <module> --ros-args -r __node:=<name> --params-file F
-  [--params-file OVERRIDES]`` (the node's own executable, the same YAML as launch; the
-  per-node overrides go in a second YAML file so their types survive);
+- each node is ``python -m paindiffusion_ros.nodes.entry <module> --ros-args -r
+  __node:=<name> --params-file F [--params-file OVERRIDES]`` (what the node's executable
+  runs: stop signals caught before the module loads, then its ``main``; the same YAML as
+  launch; the per-node overrides go in a second YAML file so their types survive);
 - the children stay in the runner's process group, so a terminal Ctrl-C reaches each node
   directly, as under launch, and ``stop()`` forwards SIGINT once more (the double SIGINT
-  every node must take calmly);
+  every node must take calmly). A node is sent a stop signal only once it catches SIGTERM
+  (``/proc/PID/status``): until its executable has installed its handlers, a signal
+  would kill the half-started interpreter instead of stopping the node;
 - a node that exits while the graph is running is started again after
   ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping;
 - every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
@@ -39,6 +42,8 @@ RESPAWN_DELAY_S = 0.5
 """Seconds between a node's exit and its restart (the launch file uses the same)."""
 POLL_S = 0.02
 """How often a waiting respawn looks at the stop request."""
+HANDLERS_TIMEOUT_S = 30.0
+"""Longest wait for a starting node to install its signal handlers before it is signalled anyway."""
 STOP_TIMEOUT_S = 15.0
 """How long ``stop()`` waits after SIGINT before it sends SIGTERM, then as long again before SIGKILL."""
 
@@ -50,7 +55,7 @@ class NodeProcessError(RuntimeError):
 @dataclass(frozen=True)
 class NodeSpec:
     """One node of the graph: its name (also the YAML key and the executable name),
-    the Python module whose ``main`` runs it, and parameter overrides on top of the
+    the Python module whose ``main(args)`` runs it, and parameter overrides on top of the
     parameters file (what launch's ``parameters=[file, {overrides}]`` does)."""
 
     name: str
@@ -82,7 +87,7 @@ class _Managed:
 
 def node_command(spec: NodeSpec, params_file: Path, overrides_file: Optional[Path]) -> list[str]:
     """The command line that runs ``spec`` as its own process."""
-    command = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    command = [sys.executable, "-m", "paindiffusion_ros.nodes.entry", spec.module, "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
     if overrides_file is not None:
         command += ["--params-file", str(overrides_file)]
     return command
@@ -220,10 +225,12 @@ class NodeProcesses:
         return process.pid
 
     def forward(self, sig: int) -> None:
-        """Send ``sig`` to every running node."""
-        for name in self._nodes:
+        """Send ``sig`` to every running node (SIGINT/SIGTERM once it can take them calmly)."""
+        for name, managed in self._nodes.items():
             if self.alive(name):
-                self._nodes[name].process.send_signal(sig)
+                if sig in (signal.SIGINT, signal.SIGTERM):
+                    _wait_until_catching(managed.process, signal.SIGTERM, HANDLERS_TIMEOUT_S)
+                managed.process.send_signal(sig)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> dict[str, list[int]]:
         """Stop respawning, SIGINT every node (SIGTERM, then SIGKILL, for one that does not
@@ -254,6 +261,22 @@ class NodeProcesses:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (Linux ``/proc``; True where unknown)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    except (OSError, StopIteration, ValueError):
+        return True
+    return bool(mask >> (sig - 1) & 1)
+
+
+def _wait_until_catching(process: subprocess.Popen, sig: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not catches(process.pid, sig) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
 
 
 def exited_cleanly(returncodes: dict[str, list[int]], names: Optional[Iterable[str]] = None) -> bool:
