@@ -77,12 +77,13 @@ class EmulatorProcess:
         self.process.start()
         child.close()
         self._connection = parent
-        if not parent.poll(START_TIMEOUT_S):
+        try:
+            if not parent.poll(START_TIMEOUT_S):
+                raise EOFError
+            parent.recv()
+        except (EOFError, OSError):
             self.kill()
-            raise EmulatorProcessError(f"the MX-64 emulator on {self.path} did not start within {START_TIMEOUT_S} s")
-        kind, _ = parent.recv()
-        if kind != "ready":
-            raise EmulatorProcessError(f"the MX-64 emulator on {self.path} failed to start")
+            raise EmulatorProcessError(f"the MX-64 emulator on {self.path} did not start within {START_TIMEOUT_S} s") from None
         return self
 
     @property

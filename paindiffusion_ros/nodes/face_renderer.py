@@ -11,6 +11,11 @@ rviz. The built-in face's marker has ~110k corners (~4.4 MB); it is serialised f
 (``marker_cdr.py``, ~5 ms instead of ~0.5 s of Python objects). ``display`` opens a window
 (``face/display.py``, fullscreen by default) on the bench screen.
 
+A face that cannot be loaded (a missing or unusable FLAME file) is one error line and an
+ERROR on ``/diagnostics``; the node then shows the built-in face, neutral, at ``rate``. An
+expression of the wrong length or with non-finite values (and a non-finite jaw pose) is
+ignored and counted (``bad_messages``, WARN).
+
 When no ``/face/expression`` arrives for ``silence_timeout`` (the generator stopped or is
 being respawned) the face eases to neutral over ``ease_time`` instead of freezing, and
 blends back when the stream returns (``model.realtime.StreamFollower``).
@@ -91,13 +96,20 @@ class FaceRendererNode(Node):
         self.face_config = ParameterGroup(self, FaceConfig()).settings
         self.window_config = ParameterGroup(self, DisplayConfig(mode="fullscreen"), prefix="window").settings
         self.render_config = ParameterGroup(self, RenderConfig(), prefix="render").settings
-        self.face = load_face(self.face_config.kind, self.face_config.flame_path)
+        self.face_error = ""
+        try:
+            self.face = load_face(self.face_config.kind, self.face_config.flame_path)
+        except ValueError as error:  # face.flame.FlameError: a missing or unusable FLAME file
+            self.face_error = f"cannot load the {self.face_config.kind} face: {error}; showing the built-in face, neutral"
+            self.get_logger().error(self.face_error)
+            self.face = load_face("builtin")
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
         self.face_input = StreamFollower(EXPRESSION_DIM + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
         self.expression = np.zeros(EXPRESSION_DIM, np.float32)
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
+        self._reported_bad = 0
         self.mismatch = ""
         self.compressed = self.create_publisher(CompressedImage, "/face/image/compressed", STREAM)
         self.image = self.create_publisher(Image, "/face/image", LATEST)
@@ -114,11 +126,16 @@ class FaceRendererNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _on_expression(self, message: Float32MultiArray) -> None:
-        if len(message.data) != EXPRESSION_DIM:
-            self.bad_messages += 1
-            self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
+        values = np.asarray(message.data, dtype=np.float32)
+        if values.shape != (EXPRESSION_DIM,) or not np.isfinite(values).all():
+            self._reject("/face/expression", f"{len(values)} values, expected {EXPRESSION_DIM} finite ones")
             return
-        self.face_input.receive(np.asarray(message.data, dtype=np.float32), time.monotonic())
+        self.face_input.receive(values, time.monotonic())
+
+    def _reject(self, topic: str, what: str) -> None:
+        """Count a malformed message and say so (throttled); the face keeps what it had."""
+        self.bad_messages += 1
+        self.get_logger().warning(f"{topic} message ignored: {what}", throttle_duration_sec=5.0)
 
     def _on_names(self, message: String) -> None:
         """The generator's channel names must be this face's, or the face shows nonsense."""
@@ -130,11 +147,15 @@ class FaceRendererNode(Node):
 
     def _on_jaw(self, message: Vector3Stamped) -> None:
         jaw = np.array([message.vector.x, message.vector.y, message.vector.z], dtype=np.float32)
+        if not np.isfinite(jaw).all():
+            self._reject("/face/jaw_pose", "non-finite values")
+            return
         self.face_input.receive(jaw, time.monotonic(), offset=EXPRESSION_DIM, alive=False)
 
     def _render(self) -> None:
         shown, _ = self.face_input.value(time.monotonic())
-        self.expression, self.jaw_pose = shown[:EXPRESSION_DIM], shown[EXPRESSION_DIM:]
+        if not self.face_error:  # the stand-in face stays neutral: the parameters are for another face
+            self.expression, self.jaw_pose = shown[:EXPRESSION_DIM], shown[EXPRESSION_DIM:]
         rgb = self.renderer.render(self.expression, self.jaw_pose)
         header = self._header()
         if self.compressed.get_subscription_count():
@@ -156,14 +177,15 @@ class FaceRendererNode(Node):
         self.mesh.publish(mesh_marker(self.face, self.face.vertices(self.expression, self.jaw_pose), self._header()))
 
     def _publish_diagnostics(self) -> None:
-        if self.mismatch:
-            level, text = ERROR, self.mismatch
-        elif self.bad_messages:
-            level, text = WARN, "malformed expression messages received"
+        if self.face_error or self.mismatch:
+            level, text = ERROR, self.face_error or self.mismatch
+        elif self.bad_messages > self._reported_bad:
+            level, text = WARN, "malformed face parameter messages ignored"
         elif not self.face_input.live(time.monotonic()):
             level, text = WARN, "no face parameters: easing to neutral"
         else:
             level, text = OK, "rendering"
+        self._reported_bad = self.bad_messages
         values = {
             "face": self.face_config.kind,
             "binding": self.face.binding.name,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 import threading
@@ -48,6 +49,8 @@ SPIN_SLICE_S = 0.1
 """Longest wait between two looks at the stop request."""
 DRAIN_QUIET_S = 0.3
 """On stop, keep taking delivered messages until none has arrived for this long."""
+DRAIN_MAX_S = 2.0
+"""The stand-alone recorder stopped while the graph still publishes: take what came until then for at most this long."""
 
 
 @dataclass
@@ -157,15 +160,17 @@ class BagRecorder(Node):
         with self._lock:
             return sum(self._counts[conn.id] for conn in self._connections.values())
 
-    def drain(self, executor: SingleThreadedExecutor, quiet_s: float = DRAIN_QUIET_S) -> None:
-        """Write what DDS has already delivered: spin until ``quiet_s`` passes without a message.
+    def drain(self, executor: SingleThreadedExecutor, quiet_s: float = DRAIN_QUIET_S, max_s: float = math.inf) -> None:
+        """Write what DDS has already delivered: spin until ``quiet_s`` passes without a message
+        (at most ``max_s``: a graph that is still publishing is never quiet).
 
         A reliable publisher counts a message as delivered once the subscription's
         DDS reader holds it, before rclpy has taken it; stopping without this loses
         that tail (seen: the last 8 of 30 acknowledged messages on a loaded machine).
         """
         written, quiet_since = self.written, time.monotonic()
-        while time.monotonic() - quiet_since < quiet_s:
+        deadline = quiet_since + max_s
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=quiet_s / 4)
             if self.written != written:
                 written, quiet_since = self.written, time.monotonic()
@@ -302,7 +307,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             while not stop.event.is_set() and rclpy.ok() and not recorder.failure:
                 executor.spin_once(timeout_sec=SPIN_SLICE_S)
             if not recorder.failure:
-                recorder.drain(executor)
+                recorder.drain(executor, max_s=DRAIN_MAX_S)
         finally:
             executor.shutdown()
             recorder.destroy_node()
