@@ -234,13 +234,16 @@ def test_corrupt_and_half_packets_are_retried_and_a_wrong_id_is_a_lost_link(camp
     driver = rig.nodes.pid("elbow_driver")
     status = probe.latest_status("elbow_driver: elbow")
     errors_before, reconnects = int(status.values["comm_errors"]), status.values["reconnects"]
-    for fault in ("corrupt_replies", "truncate_replies") * 3:
+    for fault in ("corrupt_replies", "truncate_replies") * 3:  # each burst within one read's 3 tries, then a good read
         rig.emulator.call(fault, 2)
         wait_until(lambda: rig.emulator.call("__getattribute__", fault.replace("_replies", "_count")) == 0, RECOVERY_TIMEOUT_S, f"{fault} done")
+        done = time.time()
+        wait_until(lambda: probe.first_after("/joint_states", done), RECOVERY_TIMEOUT_S, f"a good read after {fault}")
     counted = wait_until(lambda: [s for s in probe.statuses("elbow_driver: elbow", time.time() - 0.5)
                                   if int(s.values["comm_errors"]) >= errors_before + 12], RECOVERY_TIMEOUT_S, "12 comm errors counted")
-    assert counted[-1].values["connected"] == "True" and counted[-1].level >= 1
-    assert counted[-1].values["reconnects"] == reconnects, [(round(s.time - start, 2), s.message) for s in probe.statuses("elbow_driver: elbow", start)]
+    history = [(round(s.time - start, 2), s.message, s.values["comm_errors"]) for s in probe.statuses("elbow_driver: elbow", start)]
+    assert counted[-1].values["connected"] == "True" and counted[-1].level >= 1, history
+    assert counted[-1].values["reconnects"] == reconnects, history
     assert probe.longest_gap("/joint_states", start, time.time()) < 3.0, "the link was lost to retried faults"
     wrong = time.time()
     rig.emulator.call("answer_as", 7)
