@@ -16,7 +16,7 @@ def data_files() -> list[tuple[str, list[str]]]:
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (share, ["package.xml"]),
         (f"{share}/launch", glob("launch/*.py")),
-        (f"{share}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"{share}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
         (f"{share}/config/patients", glob("config/patients/*.yaml")),
         (f"{share}/urdf", glob("urdf/*")),
         (f"{share}/models", glob("models/*.md")),

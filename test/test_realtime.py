@@ -62,19 +62,19 @@ def test_cosine_ease_endpoints():
     assert cosine_ease(2.0) == pytest.approx(0.0)
 
 
-def test_a_chunk_pushed_at_an_index_replaces_the_queue_from_there_and_skips_played_frames():
+def test_a_chunk_pushed_at_an_index_replaces_those_frames_and_skips_played_ones():
     player = FramePlayer(50, 3, fps=25, ease_time=0.04)
     player.push(*chunk(1.0, frames=8))
     assert [player.next_frame().expression[0] for _ in range(3)] == [1.0, 1.0, 1.0]
     assert player.next_index == 3
     player.push(*chunk(2.0, frames=4), start=2, stimulus_seq=7, stimulus_c=45.0)
-    assert player.buffered == 3, "frame 2 was already played; frames 3-5 replace 3-7"
-    played = [player.next_frame() for _ in range(4)]
-    assert [f.expression[0] for f in played[:3]] == [2.0, 2.0, 2.0]
+    assert player.buffered == 5, "frame 2 was already played; frames 3-5 are replaced, 6-7 kept"
+    played = [player.next_frame() for _ in range(6)]
+    assert [f.expression[0] for f in played[:5]] == [2.0, 2.0, 2.0, 1.0, 1.0]
     assert [(f.stimulus_seq, f.stimulus_c) for f in played[:3]] == [(7, 45.0)] * 3
-    assert not played[3].live
+    assert not played[5].live
     player.push(*chunk(3.0, frames=4))
-    assert player.next_index == 6, "an underrun does not use up frame indices"
+    assert player.next_index == 8, "an underrun does not use up frame indices"
 
 
 class FakeGenerator:
@@ -151,7 +151,7 @@ def test_a_new_stimulus_replans_the_queued_chunks_from_their_saved_state():
         first_unplayed = player.next_index
         feed.receive(45.0, time.monotonic())
         worker.poke()
-        assert wait_for(lambda: worker.replans == 1 and player.buffered > worker.low_water)
+        assert wait_for(lambda: worker.replans == 1 and len(generator.calls) >= before + -(-queued // generator.horizon))
     finally:
         assert worker.stop()
     assert generator.calls[before][1] == 45.0
@@ -280,3 +280,13 @@ def test_a_silent_stream_eases_to_neutral_and_blends_back():
     follower.receive(np.array([3.0, 3.0]), 2.5)
     back = follower.value(2.6)[0][0]
     assert 0.0 < back < 3.0, "blends back instead of jumping"
+
+
+def test_after_a_dry_spell_model_frames_play_again_once_preroll_frames_are_queued():
+    player = FramePlayer(50, 3, fps=25, ease_time=0.04)
+    player.preroll = 6
+    player.push(*chunk(1.0, frames=4))
+    assert not player.next_frame().live, "4 of 6 frames queued: still neutral"
+    player.push(*chunk(1.0, frames=4))
+    assert all(player.next_frame().live for _ in range(8)), "once playing, every queued frame is played"
+    assert not player.next_frame().live and player.underruns == 1

@@ -17,20 +17,35 @@ from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 
 
+WINDOW_S = 6.0
+DEADLINE_S = 180.0
+
+
+def wait_for(condition, timeout=DEADLINE_S):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 def test_bad_model_streams_a_neutral_face_with_error_diagnostics():
     context = Context()
     rclpy.init(context=context)
     generator = PainGeneratorNode(context=context, parameter_overrides=[Parameter("model", value="/nonexistent/model")])
     probe = Probe(context)
     threads = NodeThreads([generator, probe.node], context).start()
+
+    def errors():
+        return [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
+
     try:
+        assert wait_for(errors), "no ERROR on /diagnostics for the missing model"
         start = time.monotonic()
-        time.sleep(6.5)
+        assert wait_for(lambda: time.monotonic() - start >= WINDOW_S)
     finally:
         threads.stop()
         rclpy.shutdown(context=context)
-    arrivals = probe.since("/face/expression", start + 0.5)
+    assert "/nonexistent/model" in errors()[-1].message
+    arrivals = probe.since("/face/expression", start)
     assert rate(arrivals) == pytest.approx(25.0, rel=0.02), generator.clock.slipped
     assert all(not any(m.data) for _, m in arrivals)
-    errors = [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
-    assert errors and "/nonexistent/model" in errors[-1].message

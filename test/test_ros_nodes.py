@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import rclpy
@@ -16,8 +17,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image, JointState, Temperature
-from std_msgs.msg import String
+from sensor_msgs.msg import CompressedImage, Image, JointState, Temperature
+from std_msgs.msg import Float32MultiArray, String
 
 from paindiffusion_ros.face.binding import FLAME_EMOCA
 from paindiffusion_ros.hardware.emulator import MX64Emulator
@@ -242,3 +243,43 @@ def test_sigint_shuts_a_node_process_down_cleanly():
             process.kill()
     assert process.returncode == 0, output.decode()
     assert b"Traceback" not in output
+
+
+def test_face_renderer_publishes_the_compressed_image_that_decodes_to_the_raw_one(context):
+    renderer = FaceRendererNode(context=context, parameter_overrides=[Parameter("size", value=96), Parameter("mesh_rate", value=0.0),
+                                                                      Parameter("jpeg_quality", value=95)])
+    raw = Listener(context, {"/face/image": Image}, LATEST)
+    compressed = Listener(context, {"/face/image/compressed": CompressedImage})
+    with NodeThreads([renderer, raw.node, compressed.node], context):
+        assert wait_for(lambda: raw.get("/face/image") and compressed.get("/face/image/compressed"))
+    image, jpeg = raw.get("/face/image")[-1], compressed.get("/face/image/compressed")[-1]
+    assert jpeg.format == "rgb8; jpeg compressed bgr8" and jpeg.header.frame_id == "head"
+    decoded = cv2.imdecode(np.frombuffer(bytes(jpeg.data), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3)
+    assert decoded.shape == pixels.shape
+    assert np.abs(decoded.astype(int) - pixels).mean() < 4.0, "the neutral face both times (JPEG loses a little)"
+
+
+def test_face_renderer_eases_to_neutral_while_the_generator_is_silent_and_blends_back(context):
+    renderer = FaceRendererNode(context=context, parameter_overrides=[
+        Parameter("size", value=64), Parameter("mesh_rate", value=0.0), Parameter("silence_timeout", value=0.2), Parameter("ease_time", value=0.4)])
+    listener = Listener(context, {"/diagnostics": DiagnosticArray})
+    expressions = listener.node.create_publisher(Float32MultiArray, "/face/expression", STREAM)
+    sending = threading.Event()
+
+    def send():
+        if sending.is_set():
+            expressions.publish(Float32MultiArray(data=[2.0] * 50))
+
+    listener.node.create_timer(0.04, send)
+    with NodeThreads([renderer, listener.node], context):
+        sending.set()
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(2.0), timeout=30)
+        sending.clear()
+        assert wait_for(lambda: 0.0 < renderer.expression[0] < 2.0, timeout=30), "eases instead of freezing"
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(0.0, abs=1e-6), timeout=30)
+        assert wait_for(lambda: any("easing to neutral" in s.message for s in statuses(listener, "face_renderer: face")), timeout=30)
+        sending.set()
+        assert wait_for(lambda: 0.0 < renderer.expression[0] < 2.0, timeout=30), "blends back instead of jumping"
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(2.0), timeout=30)
+    assert renderer.face_input.silences == 1

@@ -16,6 +16,7 @@ import rclpy
 from rclpy.context import Context
 from sensor_msgs.msg import JointState, Temperature
 
+from paindiffusion_ros.hardware.emulator import MX64Emulator
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.qos import LATEST
 from paindiffusion_ros.session.processes import NodeProcessError, NodeProcesses, NodeSpec, exited_cleanly
@@ -98,6 +99,26 @@ def test_a_double_sigint_stops_every_node_cleanly_and_nothing_is_respawned(tmp_p
     for name, text in logs(processes).items():
         assert "Traceback" not in text and "terminate called" not in text, (name, text)
     assert "stopped after" in logs(processes)["elbow_driver"]
+
+
+def test_a_double_sigint_switches_the_motor_torque_off(tmp_path, listener):
+    """The real Dynamixel backend in the driver's own process, against the MX-64 emulator on a pty."""
+    emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()
+    try:
+        driver = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (
+            ("backend", "dynamixel"), ("port", emulator.path), ("latency_timer_ms", 1.0), ("mode", "hold")))
+        processes = NodeProcesses([driver], PARAMS, tmp_path / "logs").start()
+        try:
+            assert wait_for(lambda: emulator.peek("torque_enable") == 1 and listener["/joint_states"].since(0)), logs(processes)
+            processes.forward(signal.SIGINT)
+        finally:
+            returncodes = processes.stop()
+        assert returncodes == {"elbow_driver": [0]}, logs(processes)
+        assert "Traceback" not in logs(processes)["elbow_driver"]
+        torque_writes = [value for name, value in emulator.writes if name == "torque_enable"]
+        assert torque_writes[-1] == 0 and emulator.peek("torque_enable") == 0, "stopping the driver switches the torque off"
+    finally:
+        emulator.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -2,20 +2,21 @@
 
 The model's sampler runs many small torch operations in Python; in the node's process
 they would hold the GIL the 25 Hz frame clock needs (measured on the 2-core machine: a
-clock thread's p99 lateness went from 1.9 ms to 128 ms with such a thread beside it).
-So the pain_generator node runs ``realtime.GenerationWorker`` in a child process
-(``multiprocessing`` spawn: a fresh interpreter, torch and onnxruntime are imported
-there and only there) and keeps the clock, the ``FramePlayer`` and the ``StimulusFeed``
-in its own process:
+clock thread's p99 lateness went from 1.1 ms to 7.9 ms with the generator's thread
+beside it, and to 128 ms with a busier one). So the pain_generator node runs
+``realtime.GenerationWorker`` in a child process (``multiprocessing`` spawn: a fresh
+interpreter; torch and onnxruntime are imported there and only there) and keeps the
+clock, the ``FramePlayer`` and the ``StimulusFeed`` in its own process. They talk over
+one pipe and nothing else — no lock is shared, so a child that is killed, or stopped,
+can never block the node's clock:
 
-    node process                                   generation process
-    StimulusFeed.receive ──shared (value, seq, t)──▶ stimulus stand-in ─┐
-    FramePlayer.next_index ─────shared index───────▶ player stand-in ───┤ GenerationWorker
-    poke() ─────────────────────shared event───────▶ wake             ─┘   (load, advance, re-plan)
-    update(**changes) ──────────pipe──────────────▶ worker.update
-    FramePlayer.push ◀──────────pipe: ("chunk", …)── player stand-in
-    on_ready / on_error ◀───────pipe: ("ready"|"error", …)
+    node process                                         generation process
+    poke() / stimulus() ─▶ sender thread ──("state": next index, stimulus)──▶ player and stimulus stand-ins, wake
+    update(**changes) ───▶ sender thread ──("update", changes)─────────────▶ worker.update
+    FramePlayer.push ◀──── receiver thread ◀──("chunk", frames, status)────── GenerationWorker (load, advance, re-plan)
+    on_ready / on_error ◀─ receiver thread ◀──("ready" | "error", …)
 
+The sender coalesces: only the newest state is sent, so a stalled child costs no memory.
 The child ignores SIGINT and SIGTERM (a terminal Ctrl-C reaches the whole process group;
 the node decides), stops after the chunk in progress when the node says so, and stops by
 itself when the node's end of the pipe closes (the node was killed). If the child dies,
@@ -24,11 +25,11 @@ itself when the node's end of the pipe closes (the node was killed). If the chil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import signal
 import threading
-import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Optional
@@ -66,61 +67,66 @@ class WorkerStatus:
     reaction_time: float = math.nan
 
 
-class _SharedStimulus:
-    """The newest stimulus in shared memory: value (°C), sequence number, arrival (monotonic s)."""
+@dataclass(frozen=True)
+class NodeState:
+    """What the node tells the worker: the frame it plays next and the newest stimulus message."""
 
-    def __init__(self, array: Any, baseline_c: float, timeout_s: float, threshold_c: float) -> None:
-        self.array = array
-        self.baseline_c = baseline_c
-        self.timeout_s = timeout_s
-        self.threshold_c = threshold_c
-
-    def write(self, value: float, seq: int, arrival: float) -> None:
-        with self.array.get_lock():
-            self.array[0], self.array[1], self.array[2] = value, float(seq), arrival
-
-    def latest(self, now: float) -> StimulusReading:
-        with self.array.get_lock():
-            value, seq, arrival = self.array[0], self.array[1], self.array[2]
-        return StimulusReading(value if now - arrival <= self.timeout_s else self.baseline_c, int(seq))
-
-    def forget_pending(self) -> None:
-        """The node's ``StimulusFeed`` forgets its messages when it hears that the model is ready."""
+    next_index: int = 0
+    stimulus_c: float = math.nan
+    stimulus_seq: int = 0
+    arrival: float = -math.inf
 
 
-class _RemotePlayer:
-    """The worker's view of the node's ``FramePlayer``: the index to play next (shared) and ``push`` (pipe)."""
+class _NodeView:
+    """The worker's view of the node (in the child): the player's next index and ``push``, and the
+    stimulus with the node's baseline and timeout, from the newest ``NodeState``."""
 
-    def __init__(self, fps: float, next_index: Any, connection: Connection, status: Callable[[], WorkerStatus]) -> None:
+    def __init__(self, fps: float, send: Callable[[tuple], None], status: Callable[[], WorkerStatus],
+                 baseline_c: float, timeout_s: float, threshold_c: float) -> None:
         self.fps = fps
-        self._next_index = next_index
-        self._connection = connection
-        self._status = status
+        self.threshold_c = threshold_c
+        self.baseline_c, self.timeout_s = baseline_c, timeout_s
+        self._send, self._status = send, status
+        self._state = NodeState()
+        self._lock = threading.Lock()
+
+    def set(self, state: NodeState) -> None:
+        with self._lock:
+            self._state = state
 
     @property
     def next_index(self) -> int:
-        return int(self._next_index.value)
+        with self._lock:
+            return self._state.next_index
 
     def push(self, expression: np.ndarray, jaw_pose: np.ndarray, start: Optional[int] = None,
              stimulus_seq: int = -1, stimulus_c: float = math.nan) -> None:
-        self._connection.send(("chunk", (expression, jaw_pose, start, stimulus_seq, stimulus_c), self._status()))
+        self._send(("chunk", (expression, jaw_pose, start, stimulus_seq, stimulus_c), self._status()))
+
+    def latest(self, now: float) -> StimulusReading:
+        with self._lock:
+            state = self._state
+        fresh = now - state.arrival <= self.timeout_s
+        return StimulusReading(state.stimulus_c if fresh else self.baseline_c, state.stimulus_seq)
+
+    def forget_pending(self) -> None:
+        """The node's own ``StimulusFeed`` forgets its messages when it hears that the model is ready."""
 
 
-def _serve(config: Any, connection: Connection, next_index: Any, stimulus: Any, wake: Any, fps: float,
-           worker_settings: dict[str, Any], stimulus_settings: dict[str, float]) -> None:
+def _serve(config: Any, connection: Connection, fps: float, worker_settings: dict[str, Any],
+           stimulus_settings: dict[str, float]) -> None:
     """The child process: load the generator and keep the node's player fed until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from .generator import PainGenerator
 
-    worker: Optional[GenerationWorker] = None
     send_lock = threading.Lock()
 
     def send(message: tuple) -> None:
         with send_lock:
             try:
                 connection.send(message)
-            except (BrokenPipeError, OSError):
+            except OSError:
                 pass
 
     def status() -> WorkerStatus:
@@ -134,22 +140,20 @@ def _serve(config: Any, connection: Connection, next_index: Any, stimulus: Any, 
                                  generator.horizon)))
         return generator
 
-    class Locked(_RemotePlayer):
-        def push(self, *args: Any, **kwargs: Any) -> None:
-            with send_lock:
-                super().push(*args, **kwargs)
-
-    player = Locked(fps, next_index, connection, status)
-    feed = _SharedStimulus(stimulus, **stimulus_settings)
-    worker = GenerationWorker(load, player, feed, on_error=lambda error: send(("error", f"{type(error).__name__}: {error}")),
+    node = _NodeView(fps, send, status, **stimulus_settings)
+    wake = threading.Event()
+    worker = GenerationWorker(load, node, node, on_error=lambda error: send(("error", f"{type(error).__name__}: {error}")),
                               wake=wake, **worker_settings)
     worker.start()
     try:
         while True:
-            message = connection.recv()
-            if message[0] == "update":
-                worker.update(**message[1])
-            elif message[0] == "stop":
+            kind, payload = connection.recv()
+            if kind == "state":
+                node.set(payload)
+                wake.set()
+            elif kind == "update":
+                worker.update(**payload)
+            elif kind == "stop":
                 break
     except (EOFError, OSError):
         pass
@@ -163,7 +167,7 @@ class GenerationProcess:
 
     ``on_ready(ModelInfo)`` runs once the model is loaded, ``on_error(text)`` when loading or
     generation failed (the child then idles until stopped), ``on_exit(exitcode)`` when the
-    child ended without being asked to. The callbacks run on a receiver thread.
+    child ended without being asked to. The callbacks run on the receiver thread.
     """
 
     def __init__(
@@ -184,55 +188,68 @@ class GenerationProcess:
         self.info: Optional[ModelInfo] = None
         self.error = ""
         self.status = WorkerStatus()
-        self._connection, child_connection = CONTEXT.Pipe(duplex=True)
-        self._next_index = CONTEXT.Value("q", player.next_index)
-        self._stimulus = CONTEXT.Array("d", [feed.baseline_c, 0.0, -math.inf])
-        self._shared = _SharedStimulus(self._stimulus, feed.baseline_c, feed.timeout_s, feed.threshold_c)
-        self._wake = CONTEXT.Event()
+        self._connection, self._child_connection = CONTEXT.Pipe(duplex=True)
+        self._state = NodeState(player.next_index)
+        self._updates: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
         self._stopping = False
-        self._send_lock = threading.Lock()
         self.process = CONTEXT.Process(
             target=_serve,
             name="paindiffusion-generation",
-            args=(config, child_connection, self._next_index, self._stimulus, self._wake, player.fps,
-                  {"safety": safety, "margin_s": margin_s, "replan": replan},
+            args=(config, self._child_connection, player.fps, {"safety": safety, "margin_s": margin_s, "replan": replan},
                   {"baseline_c": feed.baseline_c, "timeout_s": feed.timeout_s, "threshold_c": feed.threshold_c}),
             daemon=True,
         )
-        self._child_connection = child_connection
         self._receiver = threading.Thread(target=self._receive, name="paindiffusion-generation-receiver", daemon=True)
+        self._sender = threading.Thread(target=self._send, name="paindiffusion-generation-sender", daemon=True)
 
     def start(self) -> "GenerationProcess":
         self.process.start()
         self._child_connection.close()
         self._receiver.start()
+        self._sender.start()
         return self
 
     @property
     def loaded(self) -> bool:
         return self.info is not None
 
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._state = dataclasses.replace(self._state, **changes)
+        self._changed.set()
+
     def stimulus(self, value: float, seq: int, arrival: float) -> None:
-        """Hand a new stimulus message to the worker and wake it."""
-        self._shared.write(value, seq, arrival)
-        self._wake.set()
+        """Hand a new stimulus message to the worker (and wake it)."""
+        self._set(stimulus_c=float(value), stimulus_seq=seq, arrival=arrival)
 
     def poke(self) -> None:
-        """Tell the worker which frame plays next and wake it (call on every clock tick)."""
-        self._next_index.value = self.player.next_index
-        self._wake.set()
+        """Tell the worker which frame plays next (and wake it); call on every clock tick. Never blocks."""
+        self._set(next_index=self.player.next_index)
 
     def update(self, **changes: Any) -> None:
         """Validated run-time changes for the generator (applied between chunks, queued ones made again)."""
-        self._send(("update", changes))
-        self._wake.set()
+        with self._lock:
+            self._updates.append(changes)
+        self._changed.set()
 
-    def _send(self, message: tuple) -> None:
-        with self._send_lock:
+    def _send(self) -> None:
+        """Send the newest state and any updates whenever they change (a stalled child only delays this thread)."""
+        sent: Optional[NodeState] = None
+        while not self._stopping:
+            self._changed.wait()
+            self._changed.clear()
+            with self._lock:
+                state, updates, self._updates = self._state, self._updates, []
             try:
-                self._connection.send(message)
-            except (BrokenPipeError, OSError):
-                pass
+                for changes in updates:
+                    self._connection.send(("update", changes))
+                if state != sent:
+                    self._connection.send(("state", state))
+                    sent = state
+            except OSError:
+                return
 
     def _receive(self) -> None:
         while True:
@@ -240,9 +257,12 @@ class GenerationProcess:
                 kind, payload, *rest = self._connection.recv()
             except (EOFError, OSError):
                 break
+            if self._stopping:
+                continue
             if kind == "chunk":
-                self.player.push(*payload)
                 self.status = rest[0]
+                self.player.preroll = max(self.status.low_water, 1)
+                self.player.push(*payload)
             elif kind == "ready":
                 self.info = payload
                 self.feed.forget_pending()
@@ -258,8 +278,13 @@ class GenerationProcess:
         """Ask the child to stop after its chunk in progress and wait for it; True if it ended
         in time (otherwise it is killed)."""
         self._stopping = True
-        self._send(("stop",))
-        self._wake.set()
+        self._changed.set()
+        if self._sender.ident is not None:
+            self._sender.join(timeout)
+        try:
+            self._connection.send(("stop", None))
+        except OSError:
+            pass
         self.process.join(timeout)
         ended = self.process.exitcode is not None
         if not ended:

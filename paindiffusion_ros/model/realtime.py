@@ -7,8 +7,9 @@ token by default), each taking a variable compute time; a face must be shown at 
 ``FramePlayer`` (the clock side) queues numbered frames and hands out exactly one per
 tick, never blocking on the model. When the queue runs dry it holds the last frame and
 eases it to neutral with a raised-cosine blend over ``ease_time`` (counting the
-underrun); when frames arrive again it blends from what was last shown into them over
-the same time, so the face never jumps. A chunk pushed with a ``start`` index replaces
+underrun); when frames arrive again it waits until ``preroll`` frames are queued (so a
+generator that is just warming up does not start and stall again at once), then blends
+from what was last shown into them over the same time, so the face never jumps. A chunk pushed with a ``start`` index replaces
 the queued frames from that index on (frames already played are skipped).
 
 ``FrameClock`` keeps the frame timeline fixed: frame k belongs to start + k/fps. A timer
@@ -29,13 +30,15 @@ for scheduling hiccups of a shared CPU — advancing the stream one chunk at a t
 keeps the stream's state from before each queued chunk (``PainGenerator.snapshot``), and
 when the stimulus moves by more than ``threshold_c`` from what queued chunks were made
 with (or a run-time setting changes), it *re-plans*: it restores the state from before
-the first chunk that will not have been played by the time a chunk is computed,
+the first chunk that will not have been played by the time a chunk is computed and
 generates that chunk again for the new stimulus (same noise, so the face only changes
-by what the stimulus changes) and puts it in place of the queued frames from its start
-on; the queue is then topped up with the newest stimulus. A stimulus change thus
-reaches the face after the chunk in progress, one chunk's compute and the commit depth
-— not after the whole queue, and not after a horizon of waiting. While the stimulus
-keeps moving the worker re-plans back to back: the generator then uses up to a core.
+by what the stimulus changes), replacing its queued frames. The queued chunks after it
+stay queued (so the queue stays as deep as the margin asks) until they are generated
+again, one per step, continuing from the new state; then the queue is topped up, then
+the next stale chunk is re-planned (so a stimulus that keeps moving can never starve the
+queue). A stimulus change thus reaches the face after the work in progress, one chunk's
+compute and the commit depth — not after a horizon of waiting. While the stimulus keeps
+moving the worker re-plans back to back: the generator then uses up to a core.
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ class FramePlayer:
         self._blend_step = self.ease_frames
         self._live = False
         self._last_played = -1
+        self.preroll = 1
+        """Queued frames needed before model frames are played (again) after a dry spell."""
         self.underruns = 0
         self.underrun_frames = 0
         self.frames_played = 0
@@ -158,8 +163,8 @@ class FramePlayer:
     def push(self, expression: np.ndarray, jaw_pose: np.ndarray, start: Optional[int] = None,
              stimulus_seq: int = -1, stimulus_c: float = math.nan) -> None:
         """Queue a chunk, expression (h, E) and jaw pose (h, J), whose first frame has index
-        ``start`` (default: right after the last queued one). Queued frames from ``start`` on
-        are replaced; frames of the chunk that were already played are skipped."""
+        ``start`` (default: right after the last queued one). Queued frames with the chunk's
+        indices are replaced, later ones kept; frames of the chunk already played are skipped."""
         expression = np.asarray(expression, dtype=np.float32)
         jaw_pose = np.asarray(jaw_pose, dtype=np.float32)
         if expression.ndim != 2 or jaw_pose.ndim != 2 or len(expression) != len(jaw_pose):
@@ -168,13 +173,17 @@ class FramePlayer:
         if frames.shape[1] != len(self.neutral):
             raise ValueError(f"chunk has {frames.shape[1]} values per frame, expected {len(self.neutral)}")
         with self._lock:
-            end = self._frames[-1].index + 1 if self._frames else self._last_played + 1
-            start = end if start is None else start
-            while self._frames and self._frames[-1].index >= start:
-                self._frames.pop()
+            head = self._frames[0].index if self._frames else self._last_played + 1
+            start = head + len(self._frames) if start is None else start
             for offset, values in enumerate(frames):
-                if start + offset > self._last_played:
-                    self._frames.append(_Queued(start + offset, values, stimulus_seq, stimulus_c))
+                position = start + offset - head
+                if position < 0:
+                    continue
+                queued = _Queued(start + offset, values, stimulus_seq, stimulus_c)
+                if position < len(self._frames):
+                    self._frames[position] = queued
+                else:
+                    self._frames.append(queued)
 
     def clear(self) -> None:
         """Drop queued frames (the next ticks ease to neutral)."""
@@ -184,7 +193,7 @@ class FramePlayer:
     def next_frame(self) -> Frame:
         """The frame for this tick; never blocks on generation."""
         with self._lock:
-            live = bool(self._frames)
+            live = len(self._frames) >= (1 if self._live else self.preroll)
             if live != self._live:
                 self._blend_from, self._blend_step = self._shown, 0
                 if not live:
@@ -389,11 +398,13 @@ class StimulusFeed:
 
 @dataclass
 class _Planned:
-    """A queued chunk: its first frame index, length, the stream state before it, and what it was made with."""
+    """A queued chunk: its first frame index, length, the stream state before it (None once an
+    earlier chunk was generated again: it must be generated again too, from the new state),
+    and the stimulus and settings it was made with."""
 
     start: int
     frames: int
-    snapshot: Any
+    snapshot: Optional[Any]
     stimulus: StimulusReading
     settings: int
 
@@ -526,7 +537,9 @@ class GenerationWorker:
         return planned.settings != self._settings or abs(planned.stimulus.value - reading.value) > self.feed.threshold_c
 
     def _step(self, generator: ChunkGenerator) -> bool:
-        """Do the most urgent piece of work: re-plan, or top up the queue. False when there is none."""
+        """Do the most urgent piece of work; False when there is none. In order: finish generating
+        again the chunks a re-plan left without a saved state (the stream's state must reach the
+        queue's end again), keep the queue above its low-water mark, re-plan a stale chunk."""
         played = self.player.next_index
         while self._planned and self._planned[0].end <= played:
             self._planned.popleft()
@@ -534,44 +547,54 @@ class GenerationWorker:
         if changes:
             self._settings += 1
         reading = self.feed.latest(self.clock())
-        if self.replan:
-            commit = played + self.commit_frames
-            redo = next((i for i, p in enumerate(self._planned) if p.end > commit and self._stale(p, reading)), None)
-            if redo is not None:
-                self._replan(generator, redo, reading, changes)
-                return True
-        if changes:
-            generator.update(**changes)
+        orphan = next((i for i, planned in enumerate(self._planned) if planned.snapshot is None), None)
+        if orphan is not None:
+            self._regenerate(generator, orphan, reading, changes, restore=False)
+            return True
         queued = (self._planned[-1].end if self._planned else played) - played
         if queued <= self.low_water:
-            self._advance(generator, reading, start=None)
+            if changes:
+                generator.update(**changes)
+            self._advance(generator, reading, self._planned[-1].end if self._planned else played)
             return True
-        return False
-
-    def _replan(self, generator: ChunkGenerator, redo: int, reading: StimulusReading, changes: dict[str, Any]) -> None:
-        """Generate ``self._planned[redo]`` again from its saved state and queue it in place of
-        the queued frames from its start on; the queue is then topped up as usual, with the
-        newest stimulus (one chunk per step, so a stimulus that keeps moving is looked at again
-        after every chunk)."""
-        first = self._planned[redo]
-        generator.restore(first.snapshot)
+        commit = played + self.commit_frames
+        stale = next((i for i, p in enumerate(self._planned) if p.end > commit and self._stale(p, reading)), None)
+        if self.replan and stale is not None:
+            self._regenerate(generator, stale, reading, changes, restore=True)
+            return True
         if changes:
             generator.update(**changes)
-        for _ in range(len(self._planned) - redo):
-            self._planned.pop()
-        self.replans += 1
-        self._advance(generator, reading, first.start)
+        return False
 
-    def _advance(self, generator: ChunkGenerator, reading: StimulusReading, start: Optional[int]) -> None:
-        """Generate the next chunk for ``reading`` and queue it at ``start`` (None: at the end)."""
-        if start is None:
-            start = self._planned[-1].end if self._planned else self.player.next_index
+    def _regenerate(self, generator: ChunkGenerator, i: int, reading: StimulusReading, changes: dict[str, Any],
+                    restore: bool) -> None:
+        """Generate queued chunk ``i`` again: from its saved state (a re-plan; the chunks after
+        it lose theirs) or, for a chunk that lost it, from the stream's state, which is then the
+        end of the chunk before it. Its queued frames are replaced."""
+        planned = self._planned[i]
+        if restore:
+            generator.restore(planned.snapshot)
+            self.replans += 1
+            for later in list(self._planned)[i + 1:]:
+                later.snapshot = None
+        if changes:
+            generator.update(**changes)
+        del self._planned[i]
+        self._advance(generator, reading, planned.start, position=i)
+
+    def _advance(self, generator: ChunkGenerator, reading: StimulusReading, start: int, position: Optional[int] = None) -> None:
+        """Generate the next chunk of the stream for ``reading``; queue it at frame ``start``
+        and at ``position`` in the plan (None: at the end)."""
         snapshot = generator.snapshot()
         began = time.perf_counter()
         chunk = generator.advance(np.full(generator.horizon, reading.value, dtype=np.float32))
         self._recent.append(time.perf_counter() - began)
         self.chunks += 1
-        self._planned.append(_Planned(start, generator.horizon, snapshot, reading, self._settings))
+        planned = _Planned(start, generator.horizon, snapshot, reading, self._settings)
+        if position is None:
+            self._planned.append(planned)
+        else:
+            self._planned.insert(position, planned)
         if not self._stop.is_set():
             self.player.push(chunk.expression, chunk.jaw_pose, start, reading.seq, reading.value)
 
@@ -581,13 +604,12 @@ class FrameTimer:
 
     The thread sleeps to each slot's absolute time (monotonic clock), so the executor's
     work (subscriptions, parameter services) never delays a frame. With ``priority`` > 0
-    it asks for the real-time SCHED_FIFO policy (Linux; root or an ``rtprio`` limit): this
-    thread at ``priority``, the process's other threads one below, so a loaded machine
-    can keep neither the clock nor a thread holding the GIL it needs waiting for a CPU
-    (measured: p99 lateness 12 ms → 0.4 ms on a 2-core machine at load 11). Keep the
-    process light: heavy work belongs in a child process, which starts at normal
-    priority (SCHED_RESET_ON_FORK). Whether that worked is ``priority_note`` ('' when it
-    did or was not asked for).
+    it asks for the real-time SCHED_FIFO policy for itself (Linux; root or an ``rtprio``
+    limit), so a loaded machine cannot keep it waiting for a CPU (measured: p99 lateness
+    12 ms → 0.4 ms on a 2-core machine at load 11). It still needs the GIL: keep heavy
+    Python work out of its process (the generator runs its model in a child process).
+    Processes it starts get normal scheduling (SCHED_RESET_ON_FORK). Whether that worked
+    is ``priority_note`` ('' when it did or was not asked for).
     """
 
     def __init__(self, clock: FrameClock, tick: Callable[[float], None], priority: int = 0) -> None:
@@ -610,11 +632,7 @@ class FrameTimer:
         if self.priority <= 0:
             return
         try:
-            policy = os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
-            os.sched_setscheduler(0, policy, os.sched_param(self.priority))
-            for task in os.listdir("/proc/self/task"):
-                if int(task) != threading.get_native_id():
-                    os.sched_setscheduler(int(task), policy, os.sched_param(max(self.priority - 1, 1)))
+            os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(self.priority))
         except (AttributeError, OSError) as error:
             self.priority_note = f"frame clock at normal priority (SCHED_FIFO {self.priority} refused: {error})"
 

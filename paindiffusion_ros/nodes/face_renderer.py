@@ -3,8 +3,8 @@
 Renders the newest parameters at ``rate`` (25 Hz) and publishes each image twice:
 JPEG-compressed as sensor_msgs/CompressedImage on ``/face/image/compressed`` (the
 ``image_transport`` "compressed" naming and format string, so rviz, ``ros2 bag`` and
-``image_transport`` republishers take it as they are; ~30–60 kB a frame: every subscriber
-gets 25 Hz, and bags record this one) and raw (rgb8 sensor_msgs/Image, 0.8 MB at 512 px) on
+``image_transport`` republishers take it as they are; ~15 kB a frame at 512 px: every
+subscriber gets 25 Hz, and bags record this one) and raw (rgb8 sensor_msgs/Image, 0.8 MB at 512 px) on
 ``/face/image`` — each only while someone subscribes. At the lower ``mesh_rate`` it
 publishes the mesh as a visualization_msgs/Marker TRIANGLE_LIST in frame ``frame_id`` for
 rviz. The built-in face's marker has ~110k corners (~4.4 MB); it is serialised from numpy

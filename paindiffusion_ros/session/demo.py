@@ -46,7 +46,7 @@ PROJECT_TOPICS: dict[str, str] = {
 }
 """Every topic the node graph publishes, with its type (docs/topics.md)."""
 UNRECORDED_TOPICS = frozenset({"/face/image"})
-"""Published but not recorded: the raw image repeats ``/face/image/compressed`` at ~20× its size."""
+"""Published but not recorded: the raw image repeats ``/face/image/compressed`` at ~50× its size."""
 RECORDED_TOPICS: dict[str, str] = {t: kind for t, kind in PROJECT_TOPICS.items() if t not in UNRECORDED_TOPICS}
 """What the demo and ``bringup.launch.py record:=true`` record."""
 START_TIMEOUT_S = 180.0

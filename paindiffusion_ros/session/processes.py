@@ -16,6 +16,9 @@ benchmarks), this runner does the same with the standard library:
   would kill the half-started interpreter instead of stopping the node;
 - a node that exits while the graph is running is started again after
   ``respawn_delay`` (launch's ``respawn``/``respawn_delay``), unless the graph is stopping;
+- the nodes get the Fast DDS profile ``config/fastdds.xml`` as under launch (a shared-memory
+  segment that carries the 0.8 MB face images whole), unless the environment names one
+  or another RMW (``dds_profile_env``);
 - every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
   each node's output goes, line by line, to ``log_dir/<node>.log`` and optionally to the
   runner's stderr prefixed ``[node]``.
@@ -38,6 +41,10 @@ from typing import IO, Any, Iterable, Optional, Sequence
 
 import yaml
 
+from ..paths import package_path
+
+DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+"""Fast DDS 3 (Kilted) reads the first, Fast DDS 2 (Jazzy) the second."""
 RESPAWN_DELAY_S = 0.5
 """Seconds between a node's exit and its restart (the launch file uses the same)."""
 POLL_S = 0.02
@@ -54,13 +61,21 @@ class NodeProcessError(RuntimeError):
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the graph: its name (also the YAML key and the executable name),
-    the Python module whose ``main(args)`` runs it, and parameter overrides on top of the
-    parameters file (what launch's ``parameters=[file, {overrides}]`` does)."""
+    """One node of the graph: its name (also the YAML key and the executable name), the
+    Python module whose ``main(args)`` runs it, parameter overrides on top of the parameters
+    file (what launch's ``parameters=[file, {overrides}]`` does), an optional namespace and
+    further ROS arguments (remappings: ``("-r", "/from:=/to")``)."""
 
     name: str
     module: str
     overrides: tuple[tuple[str, Any], ...] = ()
+    namespace: str = ""
+    ros_args: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The node's full name, unique in a graph (``/namespace/name``)."""
+        return f"/{self.namespace.strip('/')}/{self.name}".replace("//", "/")
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ class Event:
 
 @dataclass
 class _Managed:
+    name: str
     spec: NodeSpec
     command: list[str]
     log: Optional[IO[str]]
@@ -85,19 +101,26 @@ class _Managed:
     threads: list[threading.Thread] = field(default_factory=list)
 
 
+def _file_name(spec: NodeSpec) -> str:
+    return spec.key.strip("/").replace("/", ".")
+
+
 def node_command(spec: NodeSpec, params_file: Path, overrides_file: Optional[Path]) -> list[str]:
     """The command line that runs ``spec`` as its own process."""
-    command = [sys.executable, "-m", "paindiffusion_ros.nodes.entry", spec.module, "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    command = [sys.executable, "-m", "paindiffusion_ros.nodes.entry", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        command += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
+    command += ["--params-file", str(params_file)]
     if overrides_file is not None:
         command += ["--params-file", str(overrides_file)]
-    return command
+    return command + list(spec.ros_args)
 
 
 def write_overrides(spec: NodeSpec, directory: Path) -> Optional[Path]:
     """A parameters YAML with ``spec``'s overrides (None when it has none)."""
     if not spec.overrides:
         return None
-    path = directory / f"{spec.name}.overrides.yaml"
+    path = directory / f"{_file_name(spec)}.overrides.yaml"
     path.write_text(yaml.safe_dump({f"/**/{spec.name}": {"ros__parameters": dict(spec.overrides)}}))
     return path
 
@@ -119,7 +142,7 @@ class NodeProcesses:
         params_file = Path(params_file)
         if not params_file.is_file():
             raise NodeProcessError(f"parameters file {params_file} does not exist")
-        names = [spec.name for spec in specs]
+        names = [spec.key for spec in specs]
         if len(set(names)) != len(names):
             raise NodeProcessError(f"node names must be unique, got {names}")
         self.run_dir = Path(run_dir)
@@ -128,6 +151,7 @@ class NodeProcesses:
         self.respawn_delay = respawn_delay
         self.echo = echo
         self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+        self.env.update(dds_profile_env(self.env))
         self.events: list[Event] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -135,10 +159,11 @@ class NodeProcesses:
         self._nodes: dict[str, _Managed] = {}
         for spec in specs:
             command = node_command(spec, params_file.resolve(), write_overrides(spec, self.run_dir))
-            self._nodes[spec.name] = _Managed(spec, command, None)
+            self._nodes[_file_name(spec)] = _Managed(_file_name(spec), spec, command, None)
 
     @property
     def names(self) -> list[str]:
+        """The nodes' names (``namespace.name`` for a namespaced one), as the other methods take them."""
         return list(self._nodes)
 
     def log_path(self, name: str) -> Path:
@@ -148,9 +173,9 @@ class NodeProcesses:
     def start(self) -> "NodeProcesses":
         """Start every node; each gets a thread that waits for it and respawns it."""
         for managed in self._nodes.values():
-            managed.log = open(self.log_path(managed.spec.name), "a", encoding="utf-8", errors="replace")
+            managed.log = open(self.log_path(managed.name), "a", encoding="utf-8", errors="replace")
             self._launch(managed, "start")
-            self._thread(managed, self._supervise, f"supervise-{managed.spec.name}", managed)
+            self._thread(managed, self._supervise, f"supervise-{managed.name}", managed)
         return self
 
     @property
@@ -175,8 +200,8 @@ class NodeProcesses:
         )
         managed.process = process
         managed.starts += 1
-        self._record(managed.spec.name, what, process.pid)
-        self._thread(managed, self._copy_output, f"output-{managed.spec.name}", managed.spec.name, process, managed.log)
+        self._record(managed.name, what, process.pid)
+        self._thread(managed, self._copy_output, f"output-{managed.name}", managed.name, process, managed.log)
 
     def _copy_output(self, name: str, process: subprocess.Popen, log: IO[str]) -> None:
         for line in process.stdout:
@@ -192,7 +217,7 @@ class NodeProcesses:
             returncode = process.wait()
             with self._lock:
                 managed.returncodes.append(returncode)
-            self._record(managed.spec.name, "exit", process.pid, returncode)
+            self._record(managed.name, "exit", process.pid, returncode)
             deadline = time.monotonic() + self.respawn_delay
             while self.respawn and not self.stopping and time.monotonic() < deadline:
                 time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0.0)))
@@ -261,6 +286,15 @@ class NodeProcesses:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def dds_profile_env(env: dict[str, str]) -> dict[str, str]:
+    """The variables that point Fast DDS at ``config/fastdds.xml`` (what bringup.launch.py
+    sets); none when ``env`` already names a profile or selects another RMW."""
+    if env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") != "rmw_fastrtps_cpp" or any(env.get(v) for v in DDS_PROFILE_VARIABLES):
+        return {}
+    profile = str(package_path("config", "fastdds.xml"))
+    return {variable: profile for variable in DDS_PROFILE_VARIABLES}
 
 
 def catches(pid: int, sig: int) -> bool:
