@@ -9,7 +9,7 @@ DEMO_SECONDS ?= 30
 # bench PC, TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA one) picks the build.
 TORCH_INDEX ?=
 
-.PHONY: venv demo test bench clean firmware firmware-tools
+.PHONY: venv demo test faults bench clean firmware firmware-tools netns-tools
 
 venv: $(STAMP)
 
@@ -24,8 +24,15 @@ $(STAMP): setup.py requirements-ros.txt
 demo: venv
 	$(BIN)/paindiffusion demo --duration $(DEMO_SECONDS) --out $(DEMO_OUT)
 
-test: venv firmware
+test: venv firmware netns-tools
 	$(BIN)/python -m pytest -q test
+
+# The fault campaign alone (also part of `make test`), with the measured recovery times in
+# runs/faults/report.md.
+faults: venv firmware
+	rm -f runs/faults/report.json
+	PAINDIFFUSION_FAULTS_REPORT=runs/faults/report.json $(BIN)/python -m pytest -q -m faults test
+	@cat runs/faults/report.md
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
@@ -42,6 +49,13 @@ firmware-tools:
 
 firmware: firmware-tools
 	$(MAKE) -s -C firmware
+
+# test/test_two_hosts.py builds two network namespaces with iproute2's `ip` (as root; without
+# root or `ip` it is skipped and says why).
+netns-tools:
+	@command -v ip >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -q && apt-get install -y -q iproute2; } || \
+	  echo "test/test_two_hosts.py needs iproute2: apt-get install iproute2"
 
 clean:
 	rm -rf $(VENV) runs *.egg-info firmware/build

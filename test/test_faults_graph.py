@@ -100,13 +100,20 @@ def campaign(tmp_path_factory):
 
 
 def write_report(results: dict[str, dict]) -> None:
-    """Add the measured faults to ``$PAINDIFFUSION_FAULTS_REPORT`` (JSON) when it is set."""
+    """Add the measured faults to ``$PAINDIFFUSION_FAULTS_REPORT`` (JSON) and the table beside it
+    (``.md``), when the variable is set (``make faults``)."""
     report = os.environ.get("PAINDIFFUSION_FAULTS_REPORT")
-    if report and results:
-        path = Path(report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        previous = json.loads(path.read_text()) if path.exists() else {}
-        path.write_text(json.dumps({**previous, **results}, indent=2, ensure_ascii=False))
+    if not report or not results:
+        return
+    path = Path(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = {**(json.loads(path.read_text()) if path.exists() else {}), **results}
+    path.write_text(json.dumps(merged, indent=2, ensure_ascii=False))
+    rows = ["| fault | what happened | measured (s) |", "|---|---|---|"]
+    for fault, result in merged.items():
+        numbers = ", ".join(f"{key} {value:g}" for key, value in result.items() if key != "what")
+        rows.append(f"| {fault} | {result['what']} | {numbers} |")
+    path.with_suffix(".md").write_text("\n".join(rows) + f"\n\nload average {os.getloadavg()[0]:.1f} at the end\n")
 
 
 def wait_for_data(probe, topic: str, until: float) -> None:
