@@ -8,7 +8,6 @@ keeps its rate instead of a node that exits and is respawned over and over.
 from __future__ import annotations
 
 import shutil
-import time
 
 import numpy as np
 import pytest
