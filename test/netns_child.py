@@ -16,12 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from fault_rig import IMAGE_SIZE, RECOVERY_TIMEOUT_S, START_TIMEOUT_S, GraphProbe, wait_until
 from paindiffusion_ros.session import demo
 from paindiffusion_ros.session.processes import NodeProcesses, NodeSpec, exited_cleanly
 from paindiffusion_ros.session.signals import StopSignals
+
+FPS = 25.0
 
 
 def run_nodes(run_dir: Path, names: list[str], settings: list[str]) -> int:
@@ -50,6 +53,7 @@ def watch(out: Path, seconds: float) -> int:
         wait_until(lambda: probe.latest_status("pain_generator: generator", end), RECOVERY_TIMEOUT_S, "generator diagnostics")
         images = probe.messages_between("/face/image/compressed", begin, end)
         stimuli = probe.messages_between("/pain/stimulus", begin, end)
+        periods = np.diff(probe.times("/face/jaw_pose", begin, end)) * FPS
         result = {
             "seconds": end - begin,
             "rates": {topic: probe.rate(topic, begin, end) for topic in ("/joint_states", "/pain/stimulus", "/face/jaw_pose", "/face/image/compressed")},
@@ -58,6 +62,9 @@ def watch(out: Path, seconds: float) -> int:
             "stimulus_range_c": [min(m.temperature for _, m in stimuli), max(m.temperature for _, m in stimuli)],
             "generator_stimuli_c": [float(s.values["stimulus_c"]) for s in probe.statuses("pain_generator: generator", begin)],
             "stimuli": len(stimuli),
+            "frames": int(len(periods) + 1),
+            "slots_off_grid": int(np.sum(np.abs(periods - np.round(periods)) > 0.05)),
+            "longest_frame_gap_s": float(periods.max() / FPS) if len(periods) else float("inf"),
         }
         out.write_text(json.dumps(result))
     finally:

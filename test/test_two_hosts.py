@@ -128,7 +128,11 @@ def test_bench_and_generator_pc_in_two_namespaces_keep_the_face_at_25_hz(hosts, 
     finally:
         codes = stop({"bench": bench, "gpu": gpu, **({"probe": probe} if probe is not None else {})})
     rates = seen["rates"]
-    assert rates["/face/jaw_pose"] == pytest.approx(FPS, rel=0.05), seen
+    # Every frame is stamped with its slot on the 25 Hz grid: the slots are whole periods apart,
+    # and (almost) none is missing here — a reliable writer keeps the last 10 frames for a slow
+    # reader, so a watcher that falls 0.4 s behind on a loaded machine loses a few.
+    assert seen["slots_off_grid"] == 0, seen
+    assert seen["frames"] >= 0.9 * FPS * seen["seconds"] and seen["longest_frame_gap_s"] < 0.5, seen
     assert rates["/face/image/compressed"] > 0.5 * FPS and rates["/joint_states"] > 50.0, seen
     low, high = seen["stimulus_range_c"]
     assert high - low > 1.0, "the elbow did not move the stimulus"
