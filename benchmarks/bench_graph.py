@@ -6,8 +6,8 @@ this separate process, measures over ``--duration`` seconds after the model is l
 
 - stimulus → face latency: the generator's own ``stimulus_to_face_p50_s``/``_p95_s``
   (/diagnostics, each over the last 10 s): median over the run, and the worst window;
-- the 25 Hz clock: ``clock_jitter_p99_ms`` (median and worst window), slipped frames and
-  underruns at the end of the run;
+- the 25 Hz clock: ``clock_jitter_p99_ms`` (median and worst window), and the slipped
+  frames, underruns and re-plans while measured;
 - rates received here (least-squares slope of arrival times): /face/expression,
   /face/image/compressed and the raw /face/image (best effort), /joint_states,
   /pain/stimulus;
@@ -246,12 +246,18 @@ def main() -> None:
     spinning.stop()
     rclpy.shutdown(context=context)
 
-    values = watcher.generator_values(start)
-    values = [v for v in values if v]
+    before = [v for v in watcher.generator_values(0) if v and v not in watcher.generator_values(start)]
+    values = [v for v in watcher.generator_values(start) if v]
     latency_p50, _ = summary(values, "stimulus_to_face_p50_s")
     latency_p95, latency_p95_worst = summary(values, "stimulus_to_face_p95_s")
     jitter, jitter_worst = summary(values, "clock_jitter_p99_ms")
     last = values[-1] if values else {}
+    first = before[-1] if before else {}
+
+    def during(key: str) -> int:
+        """How much a counter of the generator grew while measured."""
+        return int(last.get(key, 0)) - int(first.get(key, 0))
+
     results: dict[str, Any] = {
         "duration_s": round(end - start, 1),
         "load_average": round(load, 2),
@@ -261,9 +267,9 @@ def main() -> None:
         "stimulus_to_face_p95_worst_window_s": round(latency_p95_worst, 3),
         "clock_jitter_p99_ms": round(jitter, 2),
         "clock_jitter_p99_worst_window_ms": round(jitter_worst, 2),
-        "clock_slipped_frames": int(last.get("clock_slipped_frames", -1)),
-        "underruns": int(last.get("underruns", -1)),
-        "replans": int(last.get("replans", -1)),
+        "clock_slipped_frames": during("clock_slipped_frames"),
+        "underruns": during("underruns"),
+        "replans": during("replans"),
         "rates_hz": {topic: round(hz, 2) for topic, hz in rates.items()},
         "cpu_percent_of_a_core": {name: round(value, 1) for name, value in cpu.items()},
         "rss_mb": {name: round(sum(memory[p][0] for p in group) / 1024, 1) for name, group in pids.items()},

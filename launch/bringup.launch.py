@@ -37,7 +37,9 @@ from launch_ros.actions import Node
 PACKAGE = "paindiffusion"
 RESPAWN_DELAY_S = 0.5
 DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
-"""Fast DDS 3 (Kilted) reads the first, Fast DDS 2 (Jazzy) the second."""
+"""Fast DDS 3 (Kilted on) reads the first, Fast DDS 2 (Humble, Jazzy) the second; set only one:
+Fast DDS 3 reads both and loads a file named twice twice (duplicate transport ids)."""
+FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")
 RECORDED_TOPICS = [
     "/joint_states",
     "/diagnostics",
@@ -133,7 +135,8 @@ def dds_profile(share):
     rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     if rmw != "rmw_fastrtps_cpp" or any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
         return []
-    return [SetEnvironmentVariable(name, str(share / "config" / "fastdds.xml")) for name in DDS_PROFILE_VARIABLES]
+    variable = DDS_PROFILE_VARIABLES[1] if os.environ.get("ROS_DISTRO") in FAST_DDS_2_DISTROS else DDS_PROFILE_VARIABLES[0]
+    return [SetEnvironmentVariable(variable, str(share / "config" / "fastdds.xml"))]
 
 
 def generate_launch_description():

@@ -4,11 +4,12 @@ The model's sampler runs many small torch operations in Python; in the node's pr
 they would hold the GIL the 25 Hz frame clock needs (measured on the 2-core machine: a
 clock thread's p99 lateness went from 1.1 ms to 7.9 ms with the generator's thread
 beside it, and to 128 ms with a busier one). So the pain_generator node runs
-``realtime.GenerationWorker`` in a child process (``multiprocessing`` spawn: a fresh
-interpreter; torch and onnxruntime are imported there and only there) and keeps the
-clock, the ``FramePlayer`` and the ``StimulusFeed`` in its own process. They talk over
-one pipe and nothing else — no lock is shared, so a child that is killed, or stopped,
-can never block the node's clock:
+``realtime.GenerationWorker`` in a child process (``python -m
+paindiffusion_ros.model.generation_process FD``: a fresh interpreter; torch and
+onnxruntime are imported there and only there) and keeps the clock, the ``FramePlayer``
+and the ``StimulusFeed`` in its own process. They talk over one socket pair
+(``multiprocessing.connection`` messages) and nothing else — no lock is shared, so a
+child that is killed, or stopped, can never block the node's clock:
 
     node process                                         generation process
     poke() / stimulus() ─▶ sender thread ──("state": next index, stimulus)──▶ player and stimulus stand-ins, wake
@@ -17,18 +18,21 @@ can never block the node's clock:
     on_ready / on_error ◀─ receiver thread ◀──("ready" | "error", …)
 
 The sender coalesces: only the newest state is sent, so a stalled child costs no memory.
-The child ignores SIGINT and SIGTERM (a terminal Ctrl-C reaches the whole process group;
-the node decides), stops after the chunk in progress when the node says so, and stops by
-itself when the node's end of the pipe closes (the node was killed). If the child dies,
-``on_exit`` is called with its exit status and the node can start a new one.
+The child runs in a session of its own (a terminal Ctrl-C is for the node, which
+decides) and ignores SIGINT and SIGTERM; it stops after the chunk in progress when the
+node says so, and by itself when the node's end of the socket closes (the node was
+killed). If the child dies, ``on_exit`` is called with its exit status and the node can
+start a new one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -38,8 +42,6 @@ import numpy as np
 
 from .realtime import FramePlayer, GenerationWorker, StimulusFeed, StimulusReading
 
-CONTEXT = multiprocessing.get_context("spawn")
-"""A fresh interpreter: forking a process that runs DDS threads is not safe."""
 STOP_TIMEOUT_S = 60.0
 """Longest wait for the child to finish its chunk (or its model load) and exit."""
 
@@ -113,11 +115,15 @@ class _NodeView:
         """The node's own ``StimulusFeed`` forgets its messages when it hears that the model is ready."""
 
 
-def _serve(config: Any, connection: Connection, fps: float, worker_settings: dict[str, Any],
-           stimulus_settings: dict[str, float]) -> None:
-    """The child process: load the generator and keep the node's player fed until told to stop."""
+def serve(connection: Connection) -> None:
+    """The child process: receive the settings, load the generator and keep the node's player
+    fed until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        config, fps, worker_settings, stimulus_settings = connection.recv()
+    except (EOFError, OSError):
+        return
     from .generator import PainGenerator
 
     send_lock = threading.Lock()
@@ -188,25 +194,30 @@ class GenerationProcess:
         self.info: Optional[ModelInfo] = None
         self.error = ""
         self.status = WorkerStatus()
-        self._connection, self._child_connection = CONTEXT.Pipe(duplex=True)
+        self._settings = (config, player.fps, {"safety": safety, "margin_s": margin_s, "replan": replan},
+                          {"baseline_c": feed.baseline_c, "timeout_s": feed.timeout_s, "threshold_c": feed.threshold_c})
+        self._connection: Optional[Connection] = None
+        self.process: Optional[subprocess.Popen] = None
         self._state = NodeState(player.next_index)
         self._updates: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._stopping = False
-        self.process = CONTEXT.Process(
-            target=_serve,
-            name="paindiffusion-generation",
-            args=(config, self._child_connection, player.fps, {"safety": safety, "margin_s": margin_s, "replan": replan},
-                  {"baseline_c": feed.baseline_c, "timeout_s": feed.timeout_s, "threshold_c": feed.threshold_c}),
-            daemon=True,
-        )
         self._receiver = threading.Thread(target=self._receive, name="paindiffusion-generation-receiver", daemon=True)
         self._sender = threading.Thread(target=self._send, name="paindiffusion-generation-sender", daemon=True)
 
     def start(self) -> "GenerationProcess":
-        self.process.start()
-        self._child_connection.close()
+        """Start the child (its own process group, inheriting one end of a socket pair)."""
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self._connection = Connection(ours.detach())
+        self._connection.send(self._settings)
         self._receiver.start()
         self._sender.start()
         return self
@@ -257,6 +268,10 @@ class GenerationProcess:
                 kind, payload, *rest = self._connection.recv()
             except (EOFError, OSError):
                 break
+            except Exception as error:  # a message this node cannot read: end the child, start a new one
+                self.on_error(f"unreadable message from the generation process: {type(error).__name__}: {error}")
+                self.process.kill()
+                break
             if self._stopping:
                 continue
             if kind == "chunk":
@@ -270,9 +285,9 @@ class GenerationProcess:
             elif kind == "error":
                 self.error = payload
                 self.on_error(payload)
-        self.process.join()
+        self.process.wait()
         if not self._stopping:
-            self.on_exit(self.process.exitcode)
+            self.on_exit(self.process.returncode)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
         """Ask the child to stop after its chunk in progress and wait for it; True if it ended
@@ -281,16 +296,27 @@ class GenerationProcess:
         self._changed.set()
         if self._sender.ident is not None:
             self._sender.join(timeout)
+        if self.process is None:
+            return True
         try:
             self._connection.send(("stop", None))
         except OSError:
             pass
-        self.process.join(timeout)
-        ended = self.process.exitcode is not None
-        if not ended:
+        try:
+            self.process.wait(timeout)
+            ended = True
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join()
+            self.process.wait()
+            ended = False
         if self._receiver.ident is not None:
             self._receiver.join(timeout)
         self._connection.close()
         return ended
+
+
+if __name__ == "__main__":
+    # By its importable name, so the classes it sends unpickle in the node as the same classes.
+    from paindiffusion_ros.model.generation_process import serve as serve_child
+
+    serve_child(Connection(int(sys.argv[1])))

@@ -608,8 +608,9 @@ class FrameTimer:
     limit), so a loaded machine cannot keep it waiting for a CPU (measured: p99 lateness
     12 ms → 0.4 ms on a 2-core machine at load 11). It still needs the GIL: keep heavy
     Python work out of its process (the generator runs its model in a child process).
-    Processes it starts get normal scheduling (SCHED_RESET_ON_FORK). Whether that worked
-    is ``priority_note`` ('' when it did or was not asked for).
+    Processes it starts get normal scheduling (SCHED_RESET_ON_FORK). A process that is only
+    this node can raise its other threads too (``raise_process_priority``). Whether that
+    worked is ``priority_note`` ('' when it did or was not asked for).
     """
 
     def __init__(self, clock: FrameClock, tick: Callable[[float], None], priority: int = 0) -> None:
@@ -635,6 +636,21 @@ class FrameTimer:
             os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(self.priority))
         except (AttributeError, OSError) as error:
             self.priority_note = f"frame clock at normal priority (SCHED_FIFO {self.priority} refused: {error})"
+
+    def raise_process_priority(self) -> None:
+        """Give every other thread of this process SCHED_FIFO one below the clock, so none that
+        holds the GIL the clock needs can be kept waiting for a CPU by a loaded machine. Only
+        for a process that holds nothing but a node with light threads (the node executable);
+        processes it starts later begin at normal priority (SCHED_RESET_ON_FORK)."""
+        if self.priority <= 1 or self.priority_note:
+            return
+        clock = self._thread.native_id
+        try:
+            for task in os.listdir("/proc/self/task"):
+                if int(task) != clock:
+                    os.sched_setscheduler(int(task), os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(self.priority - 1))
+        except (AttributeError, OSError) as error:
+            self.priority_note = f"node threads at normal priority (SCHED_FIFO {self.priority - 1} refused: {error})"
 
     def _run(self) -> None:
         self._raise_priority()

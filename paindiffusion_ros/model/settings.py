@@ -29,10 +29,10 @@ class StreamConfig:
     """Window geometry and schedule of the diffusion-forcing stream, in frames (25 Hz)."""
 
     window: int = field(default=64, metadata={"help": "frames denoised together (the training window)", "range": (8, 1024)})
-    context: int = field(default=16, metadata={"help": "already generated frames kept as context", "range": (0, 1024)})
-    horizon: int = field(default=16, metadata={"help": "new frames per advance", "range": (1, 1024)})
+    context: int = field(default=24, metadata={"help": "already generated frames kept as context", "range": (0, 1024)})
+    horizon: int = field(default=4, metadata={"help": "new frames per advance (4 = one token: the unit of generation and re-planning)", "range": (1, 1024)})
     steps: int = field(default=15, metadata={"help": "denoising steps each frame receives (DPM-Solver++ 2M)", "range": (1, 100)})
-    uncertainty: float = field(default=2.0, metadata={"help": "noise levels a token lags its predecessor", "range": (0.0, 16.0)})
+    uncertainty: float = field(default=1.67, metadata={"help": "noise levels a token lags its predecessor (raised to steps / look-ahead tokens when below)", "range": (0.0, 16.0)})
 
     def check(self, model: ModelConfig) -> None:
         """Raise ``ValueError`` naming the setting that does not fit ``model``."""

@@ -67,7 +67,7 @@ class PainGeneratorSettings:
     replan: bool = field(default=True, metadata={"help": "generate queued frames again when the stimulus changes (fast reaction, more compute)"})
     replan_threshold_c: float = field(default=0.1, metadata={"help": "stimulus change (°C) from the one queued frames were made with that re-plans them", "range": (0.0, 20.0)})
     frame_id: str = field(default="head", metadata={"help": "frame_id of the jaw pose"})
-    clock_priority: int = field(default=10, metadata={"help": "SCHED_FIFO priority of the frame clock thread (0 = normal scheduling; needs root or an rtprio limit)", "range": (0, 99)})
+    clock_priority: int = field(default=10, metadata={"help": "SCHED_FIFO priority of the frame clock thread, the node's other threads one below (0 = normal scheduling; needs root or an rtprio limit)", "range": (0, 99)})
 
 
 def expression_message(values: Any) -> Float32MultiArray:
@@ -244,7 +244,15 @@ class PainGeneratorNode(Node):
 
 
 def main(args: Optional[Sequence[str]] = None) -> int:
-    return run_node(PainGeneratorNode, args)
+    """The executable: the node owns its process, so all its (light) threads get the real-time
+    priority below the clock's (``FrameTimer.raise_process_priority``)."""
+
+    def make() -> PainGeneratorNode:
+        node = PainGeneratorNode()
+        node.timer.raise_process_priority()
+        return node
+
+    return run_node(make, args)
 
 
 if __name__ == "__main__":

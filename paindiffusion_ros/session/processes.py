@@ -44,7 +44,9 @@ import yaml
 from ..paths import package_path
 
 DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
-"""Fast DDS 3 (Kilted) reads the first, Fast DDS 2 (Jazzy) the second."""
+"""Fast DDS 3 (Kilted on, and the PyPI wheels) reads the first, Fast DDS 2 (Humble, Jazzy) the
+second; only one is set: Fast DDS 3 reads both and would load the file twice."""
+FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")
 RESPAWN_DELAY_S = 0.5
 """Seconds between a node's exit and its restart (the launch file uses the same)."""
 POLL_S = 0.02
@@ -293,8 +295,8 @@ def dds_profile_env(env: dict[str, str]) -> dict[str, str]:
     sets); none when ``env`` already names a profile or selects another RMW."""
     if env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") != "rmw_fastrtps_cpp" or any(env.get(v) for v in DDS_PROFILE_VARIABLES):
         return {}
-    profile = str(package_path("config", "fastdds.xml"))
-    return {variable: profile for variable in DDS_PROFILE_VARIABLES}
+    variable = DDS_PROFILE_VARIABLES[1] if env.get("ROS_DISTRO") in FAST_DDS_2_DISTROS else DDS_PROFILE_VARIABLES[0]
+    return {variable: str(package_path("config", "fastdds.xml"))}
 
 
 def catches(pid: int, sig: int) -> bool:
