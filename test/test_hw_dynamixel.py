@@ -355,7 +355,8 @@ def test_close_while_unplugged_does_not_raise(rig):
 def test_sigint_leaves_torque_off(tmp_path):
     script = textwrap.dedent(
         """
-        import sys
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # not the SIG_IGN a background job inherits
         from paindiffusion_ros.hardware.base import ElbowConfig, make_backend
         elbow = make_backend(ElbowConfig(backend="dynamixel", port=sys.argv[1], protocol=2, mode="hold", latency_timer_ms=255.0))
         elbow.open()
