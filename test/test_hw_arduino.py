@@ -1,6 +1,7 @@
 """The Arduino bridge driver against the bridge emulator on a pty (line protocol v1)."""
 
 import math
+import termios
 import time
 from pathlib import Path
 
@@ -129,6 +130,19 @@ def test_a_late_reply_is_never_taken_for_the_answer_to_a_later_read(bridge):
     assert read_fresh(elbow).position == pytest.approx(-0.6, abs=MRAD)
     assert emulator.commands[-2:] == ["HELLO 1", "READ"]
     assert elbow.status().comm_errors == 1
+
+
+def test_a_port_that_hangs_up_in_termios_is_a_lost_link_not_a_crash(bridge, monkeypatch):
+    """pyserial lets termios.error through from tcflush on a port whose device has gone."""
+    _, connect = bridge
+    _, elbow = connect()
+
+    def hung_up():
+        raise termios.error(5, "Input/output error")
+
+    monkeypatch.setattr(elbow.serial, "reset_input_buffer", hung_up)
+    assert elbow.read() is None
+    assert not elbow.status().connected and "Input/output error" in elbow.status().message
 
 
 def test_unplug_and_replug_reconnects(bridge):

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import termios
 import functools
 import textwrap
 import time
@@ -219,6 +220,23 @@ def test_unplugged_adapter_never_raises_and_reconnects_after_replug(rig):
     wait_until(lambda: elbow.status().connected, elbow)
     assert elbow.status().reconnects == 1
     assert emulator.peek("torque_enable") == 1 and elbow.status().mode == "hold"
+
+
+def test_a_port_that_hangs_up_in_termios_is_a_lost_link_not_a_crash(rig, monkeypatch):
+    """pyserial lets termios.error through from tcflush on a port whose device has gone (seen
+    under load when the adapter vanished between two reads): the read is None, the link lost."""
+    emulator, _, connect = rig
+    elbow = connect()
+
+    def hung_up():
+        raise termios.error(5, "Input/output error")
+
+    monkeypatch.setattr(elbow.port.ser, "reset_input_buffer", hung_up)
+    assert elbow.read() is None
+    status = elbow.status()
+    assert not status.connected and "Input/output error" in status.message
+    monkeypatch.undo()
+    wait_until(lambda: elbow.status().connected, elbow)
 
 
 def test_reconnect_backs_off_exponentially(rig):

@@ -46,7 +46,7 @@ from typing import Callable, Optional
 import serial
 
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import SERIAL_IO_ERRORS, InstructionRefused, LinkFault, LinkLost, SerialElbow, open_error
 
 LOG = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class ArduinoElbow(SerialElbow):
         if self.serial is not None:
             try:
                 self.serial.close()
-            except (OSError, serial.SerialException):
+            except SERIAL_IO_ERRORS:
                 pass
         self.serial = None
 
@@ -141,7 +141,7 @@ class ArduinoElbow(SerialElbow):
                     break
                 if time.monotonic() >= deadline:
                     break
-        except (OSError, serial.SerialException) as error:
+        except SERIAL_IO_ERRORS as error:
             self.stats.record(False)
             raise LinkLost(f"serial I/O failed: {error}") from error
         self._unanswered = reply is None
@@ -169,9 +169,8 @@ class ArduinoElbow(SerialElbow):
         try:
             self.serial = serial.Serial(self.config.port, self.config.baudrate, timeout=self.reply_timeout)
             self._unanswered = False  # a new port: the handshake skips whatever is not its PDB
-        except serial.SerialException as error:
-            cause = error.__context__ if isinstance(error.__context__, OSError) else None
-            raise ElbowError(describe_os_error(self.config.port, cause) if cause else f"cannot open serial port {self.config.port}: {error}") from error
+        except SERIAL_IO_ERRORS as error:
+            raise open_error(self.config.port, error) from error
         deadline = self.clock() + HANDSHAKE_TIMEOUT_S
         while True:
             try:

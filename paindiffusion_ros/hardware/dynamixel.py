@@ -19,12 +19,11 @@ import select
 import time
 from typing import Callable
 
-import serial
 from dynamixel_sdk import COMM_SUCCESS, PacketHandler, PortHandler
 
 from . import mx64
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import SERIAL_IO_ERRORS, InstructionRefused, LinkFault, LinkLost, SerialElbow, open_error
 
 LOG = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class DynamixelElbow(SerialElbow):
         if self.port is not None and self.port.is_open:
             try:
                 self.port.closePort()
-            except (OSError, serial.SerialException):
+            except SERIAL_IO_ERRORS:
                 pass
         self.port = None
 
@@ -102,7 +101,7 @@ class DynamixelElbow(SerialElbow):
                 self.port.is_using = False  # single-threaded: only an interrupted transaction leaves it set
             try:
                 *values, code, error_byte = call()
-            except (OSError, serial.SerialException) as error:
+            except SERIAL_IO_ERRORS as error:
                 self.stats.record(False)
                 raise LinkLost(f"serial I/O failed: {error}") from error
             except IndexError:
@@ -123,7 +122,7 @@ class DynamixelElbow(SerialElbow):
         time.sleep(self.config.latency_timer_ms / 1000.0)
         try:
             self.port.clearPort()
-        except (OSError, serial.SerialException) as error:
+        except SERIAL_IO_ERRORS as error:
             raise LinkLost(f"serial I/O failed: {error}") from error
 
     def _read_block(self, address: int, length: int) -> bytes:
@@ -155,11 +154,8 @@ class DynamixelElbow(SerialElbow):
         port = TunedPortHandler(self.config.port, self.config.latency_timer_ms)
         try:
             port.setBaudRate(self.config.baudrate)
-        except serial.SerialException as error:
-            cause = error.__context__ if isinstance(error.__context__, OSError) else None
-            raise ElbowError(describe_os_error(self.config.port, cause) if cause else f"cannot open serial port {self.config.port}: {error}") from error
-        except OSError as error:
-            raise ElbowError(describe_os_error(self.config.port, error)) from error
+        except SERIAL_IO_ERRORS as error:
+            raise open_error(self.config.port, error) from error
         self.port = port
         model, _ = self._transact(lambda: self.packets.ping(port, self.config.motor_id))
         if model != self.table.model_number:
