@@ -18,11 +18,12 @@ LANDMARKS := .venv-landmarks
 MEDIAPIPE := mediapipe==0.10.21
 
 # Debian packages the test suite needs, installed with apt-get when missing: chromium and
-# chromedriver (browser tests of the operator console), the AVR toolchain and simavr (firmware/).
-DEBS := chromium chromium-driver gcc libc6-dev gcc-avr avr-libc arduino-core-avr libsimavr-dev
+# chromedriver (browser tests of the operator console), the AVR toolchain and simavr (firmware/),
+# iproute2 (test/test_two_hosts.py builds two network namespaces with `ip`, as root).
+DEBS := chromium chromium-driver gcc libc6-dev gcc-avr avr-libc arduino-core-avr libsimavr-dev iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv demo test bench clean debs firmware landmarks screenshots
+.PHONY: venv demo test faults bench clean debs firmware landmarks screenshots
 
 venv: $(STAMP)
 
@@ -55,6 +56,13 @@ debs:
 	[ -z "$$missing" ] || { echo "installing Debian packages for the tests:" $$missing; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; } || \
 	  { echo "make test needs Debian's" $$missing": run sudo apt-get install" $$missing >&2; exit 1; }
+
+# The fault campaign alone (also part of `make test`), with the measured recovery times in
+# runs/faults/report.md.
+faults: venv debs firmware
+	rm -f runs/faults/report.json
+	PAINDIFFUSION_FAULTS_REPORT=runs/faults/report.json $(BIN)/python -m pytest -q -m faults test
+	@cat runs/faults/report.md
 
 # Retake the README's console, trainee page and example-report pictures (docs/img/).
 screenshots: venv debs

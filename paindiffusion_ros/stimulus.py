@@ -57,6 +57,14 @@ class StimulusMapConfig:
             raise ValueError(f"override_c ({self.override_c}) must be 0 (off) or between baseline_c ({self.baseline_c}) and max_c ({self.max_c})")
 
 
+STIMULUS_RANGE_C = (
+    StimulusMapConfig.__dataclass_fields__["baseline_c"].metadata["range"][0],
+    StimulusMapConfig.__dataclass_fields__["max_c"].metadata["range"][1],
+)
+"""Every stimulus a map can produce (°C): the lowest ``baseline_c`` to the highest ``max_c``.
+A consumer rejects anything outside it (NaN, ±inf, a rogue 1e9 or negative value)."""
+
+
 @dataclass(frozen=True)
 class PatientProfile:
     """Angles (rad) at which one simulated patient reaches pain threshold and tolerance."""

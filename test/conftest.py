@@ -10,3 +10,7 @@ import random
 _lo, _hi = (int(x) for x in os.environ.get("PAINDIFFUSION_TEST_DOMAINS", "1-101").split("-"))
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(_lo, _hi))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "faults: the fault campaign over the running multi-process graph (make faults)")

@@ -307,3 +307,16 @@ def test_the_readme_session_is_what_the_firmware_says(bench):
         for request, reply in zip(session[::2], session[1::2]):
             port.write((request[2:] + "\n").encode())
             assert port.readline().decode("ascii").rstrip("\r\n") == reply[2:]
+
+
+def test_lines_sent_together_are_answered_in_order(bench):
+    """The host's barrier after a missed reply (``HELLO`` then the command, in one write) relies
+    on the firmware answering each line in order, one reply per line."""
+    _, connect = bench
+    _, bridge, elbow = connect("mega", 2)
+    elbow.close()
+    with serial.Serial(bridge.path, bridge.baudrate, timeout=REPLY_TIMEOUT_S) as port:
+        port.write("".join(format_line(*fields) + "\n" for fields in (("READ",), ("HELLO", "1"), ("READ",))).encode())
+        replies = [parse_line(port.readline().decode("ascii")) for _ in range(3)]
+    assert [reply[0] for reply in replies] == ["A", "PDB", "A"]
+    assert int(replies[2][1]) == int(replies[0][1]) + 1

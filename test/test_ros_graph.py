@@ -115,8 +115,10 @@ def test_joint_states_at_least_50_hz_in_radians(graph):
 
 
 def test_stimulus_follows_the_angle_mapping_exactly(graph):
-    probe, _, _ = graph
-    angle_by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m.position[0] for _, m in probe.since("/joint_states", 0)}
+    """Every joint state of the run gets its stimulus (those the driver sent before the mapper
+    process had started are nobody's)."""
+    probe, start, _ = graph
+    angle_by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m.position[0] for _, m in probe.since("/joint_states", start)}
     mapper = node_parameters("stimulus_mapper")
     mapping = StimulusMap(StimulusMapConfig(**{k: mapper[k] for k in ("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile")}))
     matched = 0

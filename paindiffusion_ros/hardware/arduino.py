@@ -24,6 +24,10 @@ Bridge → host:
   error bit is set), ``nomotor`` (potentiometer bridge), ``motor`` (the motor refused the
   command or did not answer)
 
+The bridge answers every line in order. After a command that got no answer (timeout, corrupt
+line) the host sends its next command behind ``HELLO 1`` and skips everything up to ``PDB``, so
+a late answer is never taken for the answer to a later command.
+
 A bridge that answers HELLO with another version is refused with a clear error. The
 bridge turns torque off itself on overheating/overload (MX-64 shutdown), as the motor does.
 ``TORQUE 1`` after such an error reboots a Protocol 2.0 motor (which keeps the error until
@@ -42,7 +46,7 @@ from typing import Callable, Optional
 import serial
 
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import SERIAL_IO_ERRORS, InstructionRefused, LinkFault, LinkLost, SerialElbow, open_error
 
 LOG = logging.getLogger(__name__)
 
@@ -78,11 +82,13 @@ def parse_line(line: str) -> Optional[list[str]]:
 
 
 def answers(command: tuple[str, ...], reply: list[str]) -> bool:
-    """Whether ``reply`` is the bridge's answer to ``command`` (and not a late one to another)."""
+    """Whether ``reply`` has the form of the bridge's answer to ``command``: ``OK`` echoes the
+    whole command; ``ERR`` may answer any. A late ``A`` line answering an earlier ``READ``
+    has the same form: the host tells them apart with a barrier (``ArduinoElbow._exchange_once``)."""
     if reply[0] == "ERR":
         return True
     expected = {"HELLO": "PDB", "READ": "A"}.get(command[0])
-    return reply[0] == expected if expected else reply[:2] == ["OK", command[0]]
+    return reply[0] == expected if expected else reply == ["OK", *command]
 
 
 class ArduinoElbow(SerialElbow):
@@ -94,35 +100,53 @@ class ArduinoElbow(SerialElbow):
         super().__init__(config, clock)
         self.serial: Optional[serial.Serial] = None
         self.source = ""
-        line_time = LONGEST_LINE * 10.0 / config.baudrate
-        self.reply_timeout = line_time + 2.0 * config.latency_timer_ms / 1000.0 + 0.002
+        self.line_time = LONGEST_LINE * 10.0 / config.baudrate
+        self.reply_timeout = self.line_time + 2.0 * config.latency_timer_ms / 1000.0 + 0.002
+        self._unanswered = False
+        """The last exchange got no answer (one may still come): the next goes behind a barrier."""
 
     def _close_port(self) -> None:
         if self.serial is not None:
             try:
                 self.serial.close()
-            except (OSError, serial.SerialException):
+            except SERIAL_IO_ERRORS:
                 pass
         self.serial = None
 
     def _exchange_once(self, fields: tuple[str, ...], wait_s: float) -> list[str]:
-        """Send one command; return the first reply within ``wait_s`` that answers it (late replies to earlier commands are skipped)."""
+        """Send one command; return the first reply within ``wait_s`` that answers it.
+
+        After an exchange that got no answer, that answer may still come, and a late ``A`` line
+        cannot be told from the answer to a new ``READ`` (its sequence number only says it is
+        newer than the last one seen). So the next command goes out behind a barrier: ``HELLO``
+        first, and every line up to its ``PDB`` is skipped. The bridge answers in order, so
+        what follows ``PDB`` answers this command.
+        """
         assert self.serial is not None
-        deadline = time.monotonic() + wait_s
+        barrier = self._unanswered
+        lines = ([format_line("HELLO", str(PROTOCOL_VERSION))] if barrier else []) + [format_line(*fields)]
+        deadline = time.monotonic() + wait_s + (2.0 * self.line_time if barrier else 0.0)  # HELLO/PDB, a late line
+        reply: Optional[list[str]] = None
+        raw = b""
         try:
             self.serial.reset_input_buffer()
-            self.serial.write((format_line(*fields) + "\n").encode("ascii"))
+            self.serial.write("".join(line + "\n" for line in lines).encode("ascii"))
             while True:
                 raw = self.serial.readline()
-                reply = parse_line(raw.decode("ascii", "replace")) if raw.endswith(b"\n") else None
-                if (raw and reply is None) or (reply is not None and answers(fields, reply)) or time.monotonic() >= deadline:
+                parsed = parse_line(raw.decode("ascii", "replace")) if raw.endswith(b"\n") else None
+                if barrier:
+                    barrier = not (parsed is not None and parsed[0] == "PDB")
+                elif raw and (parsed is None or answers(fields, parsed)):
+                    reply = parsed  # None: a corrupt line
                     break
-        except (OSError, serial.SerialException) as error:
+                if time.monotonic() >= deadline:
+                    break
+        except SERIAL_IO_ERRORS as error:
             self.stats.record(False)
             raise LinkLost(f"serial I/O failed: {error}") from error
-        ok = reply is not None and answers(fields, reply)
-        self.stats.record(ok)
-        if not ok:
+        self._unanswered = reply is None
+        self.stats.record(reply is not None)
+        if reply is None:
             raise LinkFault("no reply" if not raw else f"corrupt or unexpected reply {raw!r}")
         return reply
 
@@ -144,9 +168,9 @@ class ArduinoElbow(SerialElbow):
     def _connect(self) -> None:
         try:
             self.serial = serial.Serial(self.config.port, self.config.baudrate, timeout=self.reply_timeout)
-        except serial.SerialException as error:
-            cause = error.__context__ if isinstance(error.__context__, OSError) else None
-            raise ElbowError(describe_os_error(self.config.port, cause) if cause else f"cannot open serial port {self.config.port}: {error}") from error
+            self._unanswered = False  # a new port: the handshake skips whatever is not its PDB
+        except SERIAL_IO_ERRORS as error:
+            raise open_error(self.config.port, error) from error
         deadline = self.clock() + HANDSHAKE_TIMEOUT_S
         while True:
             try:

@@ -19,12 +19,11 @@ import select
 import time
 from typing import Callable
 
-import serial
 from dynamixel_sdk import COMM_SUCCESS, PacketHandler, PortHandler
 
 from . import mx64
 from .base import ElbowConfig, ElbowError, ElbowState
-from .link import InstructionRefused, LinkFault, LinkLost, SerialElbow, describe_os_error
+from .link import SERIAL_IO_ERRORS, InstructionRefused, LinkFault, LinkLost, SerialElbow, open_error
 
 LOG = logging.getLogger(__name__)
 
@@ -83,16 +82,18 @@ class DynamixelElbow(SerialElbow):
         if self.port is not None and self.port.is_open:
             try:
                 self.port.closePort()
-            except (OSError, serial.SerialException):
+            except SERIAL_IO_ERRORS:
                 pass
         self.port = None
 
-    def _transact(self, call: Callable[[], tuple], data_length: int = 0) -> tuple:
+    def _transact(self, call: Callable[[], tuple], data_length: int = 0, counted: bool = True) -> tuple:
         """Run one SDK call (returning ``(*values, comm_result, error_byte)``) with retries.
 
         Returns ``(*values, error_byte)``. With ``data_length``, a reply whose data is shorter
         (a late status packet answering an earlier instruction) counts as corrupt. LinkFault
-        after the last retry, LinkLost on an I/O error.
+        after the last retry, LinkLost on an I/O error. ``counted=False``: a transaction that
+        may go unanswered by design (a ping while the motor reboots) stays out of the link's
+        error statistics.
         """
         reason = ""
         for _ in range(self.config.retries + 1):
@@ -100,7 +101,7 @@ class DynamixelElbow(SerialElbow):
                 self.port.is_using = False  # single-threaded: only an interrupted transaction leaves it set
             try:
                 *values, code, error_byte = call()
-            except (OSError, serial.SerialException) as error:
+            except SERIAL_IO_ERRORS as error:
                 self.stats.record(False)
                 raise LinkLost(f"serial I/O failed: {error}") from error
             except IndexError:
@@ -109,7 +110,8 @@ class DynamixelElbow(SerialElbow):
                 reason = self.packets.getTxRxResult(code)
                 if code == COMM_SUCCESS and data_length and len(values[0]) < data_length:
                     code, reason = -1, f"status packet with {len(values[0])} of {data_length} data bytes"
-            self.stats.record(code == COMM_SUCCESS)
+            if counted:
+                self.stats.record(code == COMM_SUCCESS)
             if code == COMM_SUCCESS:
                 return (*values, error_byte)
             self._drain()
@@ -120,7 +122,7 @@ class DynamixelElbow(SerialElbow):
         time.sleep(self.config.latency_timer_ms / 1000.0)
         try:
             self.port.clearPort()
-        except (OSError, serial.SerialException) as error:
+        except SERIAL_IO_ERRORS as error:
             raise LinkLost(f"serial I/O failed: {error}") from error
 
     def _read_block(self, address: int, length: int) -> bytes:
@@ -152,11 +154,8 @@ class DynamixelElbow(SerialElbow):
         port = TunedPortHandler(self.config.port, self.config.latency_timer_ms)
         try:
             port.setBaudRate(self.config.baudrate)
-        except serial.SerialException as error:
-            cause = error.__context__ if isinstance(error.__context__, OSError) else None
-            raise ElbowError(describe_os_error(self.config.port, cause) if cause else f"cannot open serial port {self.config.port}: {error}") from error
-        except OSError as error:
-            raise ElbowError(describe_os_error(self.config.port, error)) from error
+        except SERIAL_IO_ERRORS as error:
+            raise open_error(self.config.port, error) from error
         self.port = port
         model, _ = self._transact(lambda: self.packets.ping(port, self.config.motor_id))
         if model != self.table.model_number:
@@ -205,7 +204,8 @@ class DynamixelElbow(SerialElbow):
     def _clear_latched_errors(self) -> None:
         """P2.0 keeps a hardware error (and torque off) until REBOOT (e-Manual, Hardware Error
         Status); reboot it so a cleared fault does not block the mode. If the cause is still
-        there the motor latches it again and the mode is refused. P1.0 keeps none."""
+        there the motor latches it again and the mode is refused. The pings a rebooting motor
+        cannot answer are not link errors. P1.0 keeps none."""
         if self.table.protocol != 2 or not self._shut_down:
             return
         LOG.warning("MX-64 ID %d: rebooting to clear %s", self.config.motor_id, ", ".join(self.errors))
@@ -213,7 +213,7 @@ class DynamixelElbow(SerialElbow):
         deadline = time.monotonic() + REBOOT_WAIT_S
         while True:
             try:
-                _, error_byte = self._transact(lambda: self.packets.ping(self.port, self.config.motor_id))
+                _, error_byte = self._transact(lambda: self.packets.ping(self.port, self.config.motor_id), counted=False)
                 break
             except LinkFault:
                 if time.monotonic() >= deadline:

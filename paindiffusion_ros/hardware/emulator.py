@@ -12,8 +12,11 @@ The pty is reached through a stable symlink (like ``/dev/serial/by-id/...``). Fa
 ``unplug()`` closes the pty and removes the link, which the driver sees exactly as a
 pulled USB adapter (I/O error on the open port, then no such device); ``replug()`` brings
 a new pty up behind the same path. ``mute()`` stops answering (power loss behind the
-adapter), ``drop_replies(n)`` loses n replies (timeouts), ``corrupt_replies(n)`` flips a
-bit in n replies, ``overheat()``/``overload()`` raise the motor's error bits.
+adapter), ``drop_replies(n)`` loses n replies (timeouts), ``delay_replies(n, s)`` sends n
+replies s seconds late (after the driver's timeout, before its next request's answer),
+``corrupt_replies(n)`` flips a bit in n replies, ``truncate_replies(n)`` sends only the first
+half of n replies, ``overheat()``/``overload()`` raise the motor's error bits; the MX-64's
+``answer_as(id)`` answers in well-formed status packets that carry another ID.
 """
 
 from __future__ import annotations
@@ -77,7 +80,10 @@ class PtyDevice(ABC):
         self.rng = np.random.default_rng(seed)
         self.muted = False
         self.drop_count = 0
+        self.delay_count = 0
+        self.delay_s = 0.0
         self.corrupt_count = 0
+        self.truncate_count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
 
@@ -121,9 +127,17 @@ class PtyDevice(ABC):
         """Do not answer the next ``count`` requests (the driver times out)."""
         self.drop_count = count
 
+    def delay_replies(self, count: int, seconds: float) -> None:
+        """Send the next ``count`` replies ``seconds`` late (a device or machine that stalls)."""
+        self.delay_count, self.delay_s = count, seconds
+
     def corrupt_replies(self, count: int) -> None:
         """Flip one bit in each of the next ``count`` replies."""
         self.corrupt_count = count
+
+    def truncate_replies(self, count: int) -> None:
+        """Send only the first half of each of the next ``count`` replies."""
+        self.truncate_count = count
 
     @abstractmethod
     def handle(self, buffer: bytearray) -> list[tuple[int, bytes]]:
@@ -166,7 +180,14 @@ class PtyDevice(ABC):
             index = int(self.rng.integers(2, len(damaged)))
             damaged[index] ^= 1 << int(self.rng.integers(0, 8))
             reply = bytes(damaged)
-        time.sleep(self.reply_delay(request_size, reply))
+        if self.truncate_count > 0:
+            self.truncate_count -= 1
+            reply = reply[: len(reply) // 2]
+        delay = self.reply_delay(request_size, reply)
+        if self.delay_count > 0:
+            self.delay_count -= 1
+            delay += self.delay_s
+        time.sleep(delay)
         try:
             os.write(master, reply)
         except OSError:
@@ -321,8 +342,15 @@ class MX64Emulator(PtyDevice):
         model_number: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        reboot_s: float = 0.3,
     ) -> None:
         super().__init__(path, baudrate, seed)
+        self.reboot_s = reboot_s
+        """After answering REBOOT (P2.0) the motor restarts and hears nothing for this long."""
+        self.rebooting_until = -math.inf
+        self.unheard = 0
+        """Instructions that arrived while the motor rebooted (unanswered)."""
+        self.reply_id = motor_id
         self.table = mx64.control_table(protocol)
         self.motor_id = motor_id
         self.clock = clock
@@ -375,6 +403,10 @@ class MX64Emulator(PtyDevice):
         with self.lock:
             self.overloaded = overloaded
             self._update_errors()
+
+    def answer_as(self, motor_id: Optional[int] = None) -> None:
+        """Answer in status packets that carry ``motor_id`` (None: its own ID again)."""
+        self.reply_id = self.motor_id if motor_id is None else motor_id
 
     def reply_delay(self, request_size: int, reply: bytes) -> float:
         return super().reply_delay(request_size, reply) + 2e-6 * self.peek("return_delay_time")
@@ -430,6 +462,9 @@ class MX64Emulator(PtyDevice):
         return replies
 
     def _execute(self, instruction: Instruction) -> Optional[bytes]:
+        if self.clock() < self.rebooting_until:
+            self.unheard += 1
+            return None
         if instruction.motor_id not in (self.motor_id, BROADCAST_ID):
             return None
         p1 = self.table.protocol == 1
@@ -448,6 +483,7 @@ class MX64Emulator(PtyDevice):
             self.poke("hardware_error_status", 0)
             self.poke("torque_enable", 0)
             self._update_errors()
+            self.rebooting_until = self.clock() + self.reboot_s
             return self._status(0)
         return self._status(P1_ERR_INSTRUCTION if p1 else P2_ERR_INSTRUCTION)
 
@@ -456,7 +492,7 @@ class MX64Emulator(PtyDevice):
             error |= self.hardware_errors
         elif self.hardware_errors:
             error |= mx64.P2_ALERT_BIT
-        return self.status_packet(self.motor_id, error, bytes(params))
+        return self.status_packet(self.reply_id, error, bytes(params))
 
     def _address_and_rest(self, params: bytes) -> tuple[int, bytes]:
         width = 1 if self.table.protocol == 1 else 2

@@ -12,6 +12,7 @@ import atexit
 import errno
 import logging
 import os
+import termios
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -25,6 +26,12 @@ FAILED_READS_BEFORE_LOST = 3
 """Consecutive failed reads (each after its retries) that mark the link as lost."""
 STATS_WINDOW = 200
 """Transactions over which the communication error rate is computed."""
+
+
+SERIAL_IO_ERRORS = (OSError, termios.error)
+"""What a serial port raises when its device goes: OSError (pyserial's SerialException is one)
+and termios.error, which pyserial lets through from tcflush/tcsetattr on a port whose device
+has hung up (seen when an adapter vanished between two reads)."""
 
 
 class LinkLost(Exception):
@@ -54,6 +61,15 @@ def describe_os_error(port: str, error: OSError) -> str:
     if error.errno == errno.ENOENT:
         return f"serial port {port} does not exist"
     return f"cannot open serial port {port}: {error}"
+
+
+def open_error(port: str, error: BaseException) -> ElbowError:
+    """The ElbowError for a failure to open ``port`` (one of ``SERIAL_IO_ERRORS``; pyserial wraps
+    the OSError it met, named then)."""
+    cause = error.__context__ if isinstance(error.__context__, OSError) else error
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return ElbowError(describe_os_error(port, cause))
+    return ElbowError(f"cannot open serial port {port}: {error}")
 
 
 class Backoff:
@@ -174,7 +190,7 @@ class SerialElbow(ABC):
             self.message = ""
             self._connect()
             self._enter_mode(self.mode)
-        except (ElbowError, LinkLost, LinkFault, OSError) as error:
+        except (ElbowError, LinkLost, LinkFault, *SERIAL_IO_ERRORS) as error:
             self._close_port()
             self.message = f"disconnected: reconnect failed: {error}"
             self.next_attempt = now + self.backoff.next_delay()
@@ -199,7 +215,7 @@ class SerialElbow(ABC):
             if self.failed_reads >= FAILED_READS_BEFORE_LOST:
                 self._lose(f"{self.failed_reads} reads failed in a row ({fault})")
             return None
-        except (LinkLost, OSError) as error:
+        except (LinkLost, *SERIAL_IO_ERRORS) as error:
             self._lose(str(error))
             return None
         self.failed_reads = 0
@@ -218,7 +234,7 @@ class SerialElbow(ABC):
             if mode != "compliant":
                 self._clear_latched_errors()
             self._enter_mode(mode)
-        except (LinkFault, LinkLost, OSError) as error:
+        except (LinkFault, LinkLost, *SERIAL_IO_ERRORS) as error:
             self._lose(f"while setting mode {mode}: {error}")
 
     def _enter_mode(self, mode: str) -> None:
@@ -252,7 +268,7 @@ class SerialElbow(ABC):
         if self.connected:
             try:
                 self._torque_off()
-            except (LinkFault, LinkLost, OSError) as error:
+            except (LinkFault, LinkLost, *SERIAL_IO_ERRORS) as error:
                 LOG.warning("%s elbow on %s: torque off at close failed: %s", self.backend_name, self.config.port, error)
         self.connected = self.opened = False
         self.torque_enabled = False

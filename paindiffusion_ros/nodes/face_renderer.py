@@ -12,6 +12,11 @@ serialised from numpy (``marker_cdr.py``, ~5 ms instead of ~0.5 s of Python obje
 The patient's look comes from ``appearance.*`` or the ``patient_profile``'s appearance block.
 ``display`` opens a window (``face/display.py``, fullscreen by default) on the bench screen.
 
+A face that cannot be loaded (a missing or unusable FLAME file) is one error line and an
+ERROR on ``/diagnostics``; the node then shows the human face, neutral, at ``rate``. An
+expression of the wrong length or with non-finite values (and a non-finite jaw pose) is
+ignored and counted (``bad_messages``, WARN).
+
 When no ``/face/expression`` arrives for ``silence_timeout`` (the generator stopped or is
 being respawned) the face eases to neutral over ``ease_time`` instead of freezing, and
 blends back when the stream returns (``model.realtime.StreamFollower``).
@@ -34,6 +39,7 @@ from visualization_msgs.msg import Marker
 from ..face.appearance import Appearance, appearance_from_profile
 from ..face.assets import AssetError
 from ..face.display import Display, DisplayConfig
+from ..face.flame import FlameError
 from ..face.facs import EXPRESSION_DIM, JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
@@ -98,6 +104,8 @@ class FaceRendererNode(Node):
         self.render_config = ParameterGroup(self, RenderConfig(), prefix="render").settings
         self.appearance = ParameterGroup(self, Appearance(), prefix="appearance").settings
         self.problem = ""
+        self.stand_in = False
+        """True when the configured face could not load: the face shown stays neutral."""
         self.face = self._load_face()
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
         self.face_input = StreamFollower(EXPRESSION_DIM + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
@@ -105,6 +113,7 @@ class FaceRendererNode(Node):
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
+        self._reported_bad = 0
         self.mismatch = ""
         self.compressed = self.create_publisher(CompressedImage, "/face/image/compressed", STREAM)
         self.image = self.create_publisher(Image, "/face/image", LATEST)
@@ -121,17 +130,27 @@ class FaceRendererNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _load_face(self) -> FaceModel:
-        """The configured face; a bad profile falls back to appearance.*, missing assets to the
-        procedural face, each with one error line, so the image stream always starts."""
+        """The configured face; each failure is one error line, and the image stream always starts:
+        a bad profile falls back to appearance.*, a missing or unusable FLAME file to the human
+        face held neutral (its channels are not the model's), missing assets to the procedural face."""
         if self.settings.patient_profile:
             try:
                 self.appearance = appearance_from_profile(self.settings.patient_profile, self.appearance)
             except ValueError as error:
                 self._report(f"{error}; using appearance.*")
+        kind = self.face_config.kind
         try:
-            return load_face(self.face_config.kind, self.face_config.flame_path, self.appearance)
+            return load_face(kind, self.face_config.flame_path, self.appearance)
+        except FlameError as error:
+            self.stand_in = True
+            self._report(f"cannot load the {kind} face: {error}; showing the human face, neutral")
         except AssetError as error:
             self._report(f"{error}; showing the procedural face instead")
+            return load_face("builtin")
+        try:
+            return load_face("human", appearance=self.appearance)
+        except AssetError as error:
+            self._report(f"{self.problem}; {error}: showing the procedural face, neutral")
             return load_face("builtin")
 
     def _report(self, problem: str) -> None:
@@ -139,11 +158,16 @@ class FaceRendererNode(Node):
         self.get_logger().error(problem)
 
     def _on_expression(self, message: Float32MultiArray) -> None:
-        if len(message.data) != EXPRESSION_DIM:
-            self.bad_messages += 1
-            self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
+        values = np.asarray(message.data, dtype=np.float32)
+        if values.shape != (EXPRESSION_DIM,) or not np.isfinite(values).all():
+            self._reject("/face/expression", f"{len(values)} values, expected {EXPRESSION_DIM} finite ones")
             return
-        self.face_input.receive(np.asarray(message.data, dtype=np.float32), time.monotonic())
+        self.face_input.receive(values, time.monotonic())
+
+    def _reject(self, topic: str, what: str) -> None:
+        """Count a malformed message and say so (throttled); the face keeps what it had."""
+        self.bad_messages += 1
+        self.get_logger().warning(f"{topic} message ignored: {what}", throttle_duration_sec=5.0)
 
     def _on_names(self, message: String) -> None:
         """The generator's channel names must be this face's, or the face shows nonsense."""
@@ -155,11 +179,15 @@ class FaceRendererNode(Node):
 
     def _on_jaw(self, message: Vector3Stamped) -> None:
         jaw = np.array([message.vector.x, message.vector.y, message.vector.z], dtype=np.float32)
+        if not np.isfinite(jaw).all():
+            self._reject("/face/jaw_pose", "non-finite values")
+            return
         self.face_input.receive(jaw, time.monotonic(), offset=EXPRESSION_DIM, alive=False)
 
     def _render(self) -> None:
         shown, _ = self.face_input.value(time.monotonic())
-        self.expression, self.jaw_pose = shown[:EXPRESSION_DIM], shown[EXPRESSION_DIM:]
+        if not self.stand_in:  # the stand-in face stays neutral: the parameters are for another face
+            self.expression, self.jaw_pose = shown[:EXPRESSION_DIM], shown[EXPRESSION_DIM:]
         rgb = self.renderer.render(self.expression, self.jaw_pose)
         header = self._header()
         if self.compressed.get_subscription_count():
@@ -183,16 +211,15 @@ class FaceRendererNode(Node):
         self.mesh.publish(mesh_marker(self.face, self.face.vertices(self.expression, self.jaw_pose), self._header()))
 
     def _publish_diagnostics(self) -> None:
-        if self.mismatch:
-            level, text = ERROR, self.mismatch
-        elif self.problem:
-            level, text = ERROR, self.problem
-        elif self.bad_messages:
-            level, text = WARN, "malformed expression messages received"
+        if self.problem or self.mismatch:
+            level, text = ERROR, self.problem or self.mismatch
+        elif self.bad_messages > self._reported_bad:
+            level, text = WARN, "malformed face parameter messages ignored"
         elif not self.face_input.live(time.monotonic()):
             level, text = WARN, "no face parameters: easing to neutral"
         else:
             level, text = OK, "rendering"
+        self._reported_bad = self.bad_messages
         values = {
             "face": self.face_config.kind,
             "binding": self.face.binding.name,

@@ -7,7 +7,9 @@ chunk at a time whenever the queue falls to its low-water mark, and re-plans the
 chunks when a new stimulus differs from the one they were made with (see
 ``model/realtime.py`` for the queue and the reaction latency it gives). The clock never
 waits on the model: when generation falls behind the face eases to neutral and the
-underruns are reported on ``/diagnostics``. A missing or corrupt model is logged,
+underruns are reported on ``/diagnostics``. A stimulus outside ``stimulus.STIMULUS_RANGE_C``
+(NaN, ±inf, a rogue publisher's 1e9 or negative value) is ignored, counted
+(``rejected_stimuli``) and reported as WARN. A missing or corrupt model is logged,
 reported as ERROR, and the node keeps publishing a neutral face.
 
 Measured in the node and reported on ``/diagnostics`` every second, over the last 10 s:
@@ -25,7 +27,6 @@ run time after the generator's own validation) plus ``PainGeneratorSettings``.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from ..face.facs import EXPRESSION_DIM, JAW_DIM
 from ..model.generation_process import GenerationProcess, ModelInfo
 from ..model.realtime import FrameClock, FramePlayer, FrameTimer, StimulusFeed
 from ..model.settings import RUNTIME_FIELDS, GeneratorConfig, check_setting
-from ..stimulus import BIOVID_BASELINE_C
+from ..stimulus import BIOVID_BASELINE_C, STIMULUS_RANGE_C
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .params import ParameterGroup
 from .qos import LATCHED, LATEST, STREAM
@@ -93,6 +94,8 @@ class PainGeneratorNode(Node):
         self._last_stamp = "never"
         self._reported_underruns = 0
         self._stimulus_seq = 0
+        self.rejected_stimuli = 0
+        self._reported_rejected = 0
         self.expression = self.create_publisher(Float32MultiArray, "/face/expression", STREAM)
         self.jaw_pose = self.create_publisher(Vector3Stamped, "/face/jaw_pose", STREAM)
         self.pspi = self.create_publisher(Float32, "/pain/pspi", STREAM)
@@ -149,11 +152,18 @@ class PainGeneratorNode(Node):
         self.generation.update(**changes)
 
     def _on_stimulus(self, message: Temperature) -> None:
-        if math.isfinite(message.temperature):
-            now = time.monotonic()
-            self.feed.receive(message.temperature, now)
-            self._stimulus_seq += 1
-            self.generation.stimulus(message.temperature, self._stimulus_seq, now)
+        value = message.temperature
+        if not STIMULUS_RANGE_C[0] <= value <= STIMULUS_RANGE_C[1]:  # also NaN
+            self.rejected_stimuli += 1
+            self.get_logger().warning(
+                f"/pain/stimulus {value} °C is outside {STIMULUS_RANGE_C[0]:g}–{STIMULUS_RANGE_C[1]:g} °C: ignored",
+                throttle_duration_sec=5.0,
+            )
+            return
+        now = time.monotonic()
+        self.feed.receive(value, now)
+        self._stimulus_seq += 1
+        self.generation.stimulus(value, self._stimulus_seq, now)
 
     def current_stimulus(self) -> float:
         """The newest stimulus (°C), or the baseline when none arrived recently."""
@@ -189,9 +199,12 @@ class PainGeneratorNode(Node):
             level, text = WARN, "loading the model"
         elif player.underruns > self._reported_underruns:
             level, text = WARN, "generation fell behind: eased to neutral"
+        elif self.rejected_stimuli > self._reported_rejected:
+            level, text = WARN, f"stimuli outside {STIMULUS_RANGE_C[0]:g}–{STIMULUS_RANGE_C[1]:g} °C ignored"
         else:
             level, text = OK, "generating"
         self._reported_underruns = player.underruns
+        self._reported_rejected = self.rejected_stimuli
         now = time.monotonic()
         latency_p50, latency_p95 = self.feed.latency.percentiles(now, 50.0, 95.0)
         (jitter_p99,) = self.clock.lateness.percentiles(now, 99.0)
@@ -214,6 +227,7 @@ class PainGeneratorNode(Node):
             "underrun_frames": player.underrun_frames,
             "generation_restarts": self.restarts,
             "stimulus_c": f"{self.current_stimulus():.2f}",
+            "rejected_stimuli": self.rejected_stimuli,
         }
         self.diagnostics.publish(status(self.diagnostics.name("generator"), level, text, values))
 

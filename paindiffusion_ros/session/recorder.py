@@ -10,12 +10,19 @@ typestore of the ROS distribution the wheels provide, which match rclpy's.
 
 Run stand-alone: ``python -m paindiffusion_ros.session.recorder OUT_DIR /topic ...``;
 Ctrl-C (SIGINT) or SIGTERM closes the bag cleanly.
+
+A filling disk does not cost the bag: before each message the recorder looks at the free
+space, and below ``min_free_mb`` it stops recording and closes the bag while the summary
+still fits, so the bag is readable and complete up to that moment. The failure is one error
+line (``failure``); the stand-alone recorder then exits with status 1. A write that fails
+anyway (another process filled the disk at once, an I/O error) is reported the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import threading
 import time
@@ -61,6 +68,14 @@ class RecorderConfig:
     queue_depth: int = field(
         default=100,
         metadata={"help": "subscription history depth per topic (messages)", "range": (1, 10000)},
+    )
+    min_free_mb: float = field(
+        default=64.0,
+        metadata={
+            "help": "stop recording and close the bag when the disk has less free space than this (MB); "
+            "it must hold the last chunk (≥ the largest message) and the summary",
+            "range": (1.0, 1e6),
+        },
     )
 
     def __post_init__(self) -> None:
@@ -136,6 +151,8 @@ class BagRecorder(Node):
             self._writer.set_custom_data(key, value)
         self._writer.open()
         self.path = self._writer.path
+        self.failure = ""
+        """Why recording stopped before ``close()`` (disk full, write error); empty while recording."""
         self._counts = self._writer.counts
         self._discovery = self.create_timer(self.config.discovery_period, self._discover)
         self._discover()
@@ -227,8 +244,35 @@ class BagRecorder(Node):
         with self._lock:
             if self._paused and connection.topic not in self._latched:
                 self.skipped += 1
-            elif self._writer is not None:
+                return
+            if self._writer is None or self.failure:
+                return
+            disk = os.statvfs(self.path)
+            free_mb = disk.f_bavail * disk.f_frsize / 1e6
+            if free_mb < self.config.min_free_mb:
+                self._fail(f"disk nearly full ({free_mb:.1f} MB free, min_free_mb {self.config.min_free_mb:g})")
+                return
+            try:
                 self._writer.write(connection, stamp, data)
+            except OSError as error:
+                self._fail(f"writing failed: {error}")
+
+    def _fail(self, reason: str) -> None:
+        """Stop recording for ``reason`` (lock held) and close the bag; one error line says so."""
+        self.failure = f"recording to {self.path} stopped: {reason}; the bag holds what came before"
+        self.get_logger().error(self.failure)
+        self._close_writer()
+
+    def _close_writer(self) -> None:
+        """Finish the bag (summary, index, ``metadata.yaml``) once; a failure to is logged."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+        except OSError as error:
+            self.failure = self.failure or f"closing {self.path} failed: {error}"
+            self.get_logger().error(f"closing the bag {self.path} failed: {error}; its last chunk may be lost")
 
     def resume(self) -> None:
         """Write every topic from now on (see ``paused``)."""
@@ -241,9 +285,7 @@ class BagRecorder(Node):
             self.destroy_subscription(subscription)
         self._subscriptions.clear()
         with self._lock:
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
+            self._close_writer()
 
     def destroy_node(self) -> None:
         self.close()
@@ -260,27 +302,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=RecorderConfig.compression,
         help="MCAP chunk compression",
     )
+    parser.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=RecorderConfig.min_free_mb,
+        help="stop and close the bag below this much free disk space (MB)",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Record until SIGINT/SIGTERM, then close the bag."""
+    """Record until SIGINT/SIGTERM, then close the bag; exit status 1 when recording failed (disk full)."""
     parser = argparse.ArgumentParser(prog="paindiffusion_ros.session.recorder", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args, ros_args = parser.parse_known_args(argv)
     rclpy.init(args=["recorder", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     with StopSignals() as stop:
-        recorder = BagRecorder(args.output, args.topics, config=RecorderConfig(compression=args.compression))
+        config = RecorderConfig(compression=args.compression, min_free_mb=args.min_free_mb)
+        recorder = BagRecorder(args.output, args.topics, config=config)
         executor = SingleThreadedExecutor()
         executor.add_node(recorder)
         try:
-            while not stop.event.is_set() and rclpy.ok():
+            while not stop.event.is_set() and rclpy.ok() and not recorder.failure:
                 executor.spin_once(timeout_sec=SPIN_SLICE_S)
-            recorder.drain(executor)
+            if not recorder.failure:
+                recorder.drain(executor)
         finally:
             executor.shutdown()
             recorder.destroy_node()
             rclpy.try_shutdown()
-    return 0
+    return 1 if recorder.failure else 0
 
 
 if __name__ == "__main__":
