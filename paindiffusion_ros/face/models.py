@@ -23,6 +23,9 @@ class FaceConfig:
 
     kind: str = field(default="builtin", metadata={"help": "face model", "choices": KINDS})
     flame_path: str = field(default="", metadata={"help": "FLAME model file (.pkl) when kind is flame"})
+    flame_expression: int = field(
+        default=50, metadata={"help": "FLAME expression coefficients the model drives: 50 (flame-emoca-53) or 100 (flame-emoca-100, the authors' model)", "choices": (50, 100)}
+    )
 
 
 class FaceModel(Protocol):
@@ -93,12 +96,12 @@ class BuiltinFace:
         return v.astype(np.float32, copy=False)
 
 
-def load_face(kind: str, flame_path: str = "") -> FaceModel:
-    """The built-in face, or a FLAME model read from ``flame_path``."""
+def load_face(kind: str, flame_path: str = "", flame_expression: int = 50) -> FaceModel:
+    """The built-in face, or a FLAME model read from ``flame_path`` driven by ``flame_expression`` coefficients."""
     if kind == "builtin":
         return BuiltinFace()
     if kind == "flame":
         from .flame import load_flame
 
-        return load_flame(flame_path)
+        return load_flame(flame_path, expression=flame_expression)
     raise ValueError(f"unknown face kind {kind!r}; choose one of {', '.join(KINDS)}")
