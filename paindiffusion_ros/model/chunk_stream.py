@@ -57,6 +57,11 @@ class ChunkStreamConfig:
 
     def check(self, model: OfficialUNetConfig) -> None:
         """Raise ``ValueError`` naming the setting that does not fit ``model``."""
+        if self.horizon < model.stack or self.context < 0 or self.levels < 2 or self.uncertainty < 0:
+            raise ValueError(
+                f"sampling needs horizon ≥ {model.stack} frames, context ≥ 0, levels ≥ 2 and uncertainty ≥ 0; "
+                f"got horizon {self.horizon}, context {self.context}, levels {self.levels}, uncertainty {self.uncertainty}"
+            )
         for name in ("window", "context", "horizon"):
             if getattr(self, name) % model.stack:
                 raise ValueError(f"sampling {name} = {getattr(self, name)} must be a multiple of the model's stack {model.stack}")

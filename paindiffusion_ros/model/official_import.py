@@ -63,7 +63,7 @@ def _load_pickle(path: Path) -> Any:
         what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(f"{path} holds Python objects other than tensors and plain data{what}; refusing to unpickle it") from None
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError, TypeError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
 
 
 def _is_safetensors(path: Path) -> bool:
