@@ -75,6 +75,15 @@ class ChunkStreamConfig:
                 "uncertainty": self.uncertainty, "guidance": list(self.guidance), "frame_rate": self.frame_rate}
 
 
+@dataclass(frozen=True)
+class ChunkSnapshot:
+    """The stream's state between two calls (``ChunkStream.snapshot``)."""
+
+    context: Optional[torch.Tensor]
+    context_stimulus: torch.Tensor
+    noise: torch.Tensor
+
+
 class ChunkStream:
     """``advance(stimulus)`` → the next ``horizon`` latent frames, sampled as the authors streamed."""
 
@@ -101,6 +110,17 @@ class ChunkStream:
         self._noise = torch.Generator().manual_seed(self.seed)
         self._context: Optional[torch.Tensor] = None
         self._context_stimulus = torch.zeros(0)
+
+    def snapshot(self) -> ChunkSnapshot:
+        """The state before the next ``advance``; ``restore`` returns to it."""
+        context = None if self._context is None else self._context.clone()
+        return ChunkSnapshot(context, self._context_stimulus.clone(), self._noise.get_state())
+
+    def restore(self, snapshot: ChunkSnapshot) -> None:
+        """Go back to ``snapshot``: the next ``advance`` draws the same noise (the conditions are the current ones)."""
+        self._context = None if snapshot.context is None else snapshot.context.clone()
+        self._context_stimulus = snapshot.context_stimulus.clone()
+        self._noise.set_state(snapshot.noise)
 
     def reseed(self, seed: int) -> None:
         """Draw the noise of the next calls from ``seed``; the context stays."""

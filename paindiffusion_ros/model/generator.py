@@ -19,6 +19,7 @@ from ..face.binding import FaceBinding
 from ..paths import package_path
 from .backends import BACKENDS, make_backend
 from .checkpoint import load_checkpoint
+from .chunk_stream import ChunkStream
 from .conditions import EMOTIONS, emotion_index
 from .stream import DiffusionForcingStream, StreamConfig
 
@@ -106,15 +107,22 @@ class PainGenerator:
         self.binding: FaceBinding = self.checkpoint.binding
         if config.threads:
             torch.set_num_threads(config.threads)  # process-wide: the sampler arithmetic runs in torch too
-        backend = make_backend(config.backend, self.checkpoint, config.window, config.device, config.threads)
-        neutral = self.checkpoint.normalization.encode(np.zeros(self.checkpoint.config.latent_dim, dtype=np.float32))
-        self._stream = DiffusionForcingStream(backend, self.checkpoint.config, config, seed=config.seed,
-                                              rest=torch.as_tensor(neutral, dtype=torch.float32))
+        sampling = self.checkpoint.sampling
+        if sampling is not None and sampling.frame_rate != FPS:
+            raise ValueError(f"model {config.model!r} was made for {sampling.frame_rate:g} frames per second; the face runs at {FPS}")
+        frames = sampling.window if sampling is not None else config.window
+        backend = make_backend(config.backend, self.checkpoint, frames, config.device, config.threads)
+        if sampling is not None:  # an imported model streams with its authors' sampling; window … uncertainty do not apply
+            self._stream = ChunkStream(backend, self.checkpoint.config, sampling, seed=config.seed)
+        else:
+            neutral = self.checkpoint.normalization.encode(np.zeros(self.checkpoint.config.latent_dim, dtype=np.float32))
+            self._stream = DiffusionForcingStream(backend, self.checkpoint.config, config, seed=config.seed,
+                                                  rest=torch.as_tensor(neutral, dtype=torch.float32))
         self._apply()
 
     @property
     def horizon(self) -> int:
-        return self.config.horizon
+        return self._stream.config.horizon
 
     def _apply(self) -> None:
         cfg = self.config
