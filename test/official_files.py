@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import pytest
 import torch
 import yaml
 
@@ -14,6 +15,16 @@ from paindiffusion_ros.model.official_import import official_settings, port_stat
 from paindiffusion_ros.model.official_network import OFFICIAL_PREFIXES, OfficialUNet1D, unused_official_tensors
 
 REDUCED, REDUCED_SAMPLING = official_settings(ref.REDUCED_CONFIG)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread for the module (import it into a test module to apply it): these
+    small windows run faster so, above all on a shared, loaded 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def official_layout(config: OfficialUNetConfig, context_dim: int = 128) -> dict[str, tuple[int, ...]]:

@@ -9,20 +9,12 @@ import torch
 from safetensors.torch import save_file
 
 import official_reference as ref
-from official_files import REDUCED, official_state, ported_net, write_lightning, write_published, write_yaml
+from official_files import REDUCED, official_state, one_thread, ported_net, write_lightning, write_published, write_yaml  # noqa: F401 (one_thread: autouse fixture)
 from paindiffusion_ros import cli
 from paindiffusion_ros.model.backends import OnnxBackend, TorchBackend
 from paindiffusion_ros.model.checkpoint import CheckpointError, load_checkpoint
 from paindiffusion_ros.model.official_import import import_official
 from paindiffusion_ros.model.official_latent import JawFirstLatent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

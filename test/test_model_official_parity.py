@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import official_reference as ref
-from official_files import REDUCED, REDUCED_SAMPLING, official_layout, ported_net
+from official_files import REDUCED, REDUCED_SAMPLING, official_layout, one_thread, ported_net  # noqa: F401 (one_thread: autouse fixture)
 from paindiffusion_ros.model.chunk_stream import ChunkStream
 from paindiffusion_ros.model.conditions import Conditions
 from paindiffusion_ros.model.config import OfficialUNetConfig
@@ -25,15 +25,6 @@ from paindiffusion_ros.model.schedule import floored_level_sigmas, pyramid_level
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: a window this small runs faster so, above all on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -85,8 +85,8 @@ def _heads(t: torch.Tensor, heads: int) -> torch.Tensor:
     return t.reshape(t.shape[0], heads, -1, t.shape[-1])
 
 
-class Attention(nn.Module):
-    """Softmax dot-product attention (Vaswani et al. 2017) along L; keys/values from ``context`` when given."""
+class _HeadProjections(nn.Module):
+    """1×1-conv query/key/value projections into ``heads`` heads of ``head_dim`` (no bias)."""
 
     def __init__(self, channels: int, heads: int, head_dim: int) -> None:
         super().__init__()
@@ -96,38 +96,39 @@ class Attention(nn.Module):
         self.to_q = nn.Conv1d(channels, hidden, 1, bias=False)
         self.to_k = nn.Conv1d(channels, hidden, 1, bias=False)
         self.to_v = nn.Conv1d(channels, hidden, 1, bias=False)
-        self.to_out = nn.Conv1d(hidden, channels, 1)
+
+    def project(self, x: torch.Tensor, context: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q from ``x``, k and v from ``context`` (``x`` when None), each (N, H, D, L)."""
+        source = x if context is None else context
+        return _heads(self.to_q(x), self.heads), _heads(self.to_k(source), self.heads), _heads(self.to_v(source), self.heads)
+
+
+class Attention(_HeadProjections):
+    """Softmax dot-product attention (Vaswani et al. 2017) along L; keys/values from ``context`` when given."""
+
+    def __init__(self, channels: int, heads: int, head_dim: int) -> None:
+        super().__init__(channels, heads, head_dim)
+        self.to_out = nn.Conv1d(heads * head_dim, channels, 1)
 
     def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
-        source = x if context is None else context
-        q = _heads(self.to_q(x), self.heads) * self.scale
-        k, v = _heads(self.to_k(source), self.heads), _heads(self.to_v(source), self.heads)
-        weights = torch.softmax(q.transpose(-1, -2) @ k, dim=-1)
+        q, k, v = self.project(x, context)
+        weights = torch.softmax((q * self.scale).transpose(-1, -2) @ k, dim=-1)
         out = weights @ v.transpose(-1, -2)
         return self.to_out(out.transpose(-1, -2).reshape(x.shape[0], -1, x.shape[-1]))
 
 
-class LinearAttention(nn.Module):
+class LinearAttention(_HeadProjections):
     """Linear attention (Shen et al. 2021, "Efficient attention"): softmax(q) over features,
     softmax(k) over positions, out = (k·vᵀ)ᵀ·q, then Conv1d and RMSNorm."""
 
     def __init__(self, channels: int, heads: int, head_dim: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.scale = head_dim**-0.5
-        hidden = heads * head_dim
-        self.to_q = nn.Conv1d(channels, hidden, 1, bias=False)
-        self.to_k = nn.Conv1d(channels, hidden, 1, bias=False)
-        self.to_v = nn.Conv1d(channels, hidden, 1, bias=False)
-        self.to_out = nn.Sequential(nn.Conv1d(hidden, channels, 1), RMSNorm(channels))
+        super().__init__(channels, heads, head_dim)
+        self.to_out = nn.Sequential(nn.Conv1d(heads * head_dim, channels, 1), RMSNorm(channels))
 
     def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
-        source = x if context is None else context
-        q = _heads(self.to_q(x), self.heads).softmax(dim=-2) * self.scale
-        k = _heads(self.to_k(source), self.heads).softmax(dim=-1)
-        v = _heads(self.to_v(source), self.heads)
-        summary = k @ v.transpose(-1, -2)
-        out = summary.transpose(-1, -2) @ q
+        q, k, v = self.project(x, context)
+        summary = k.softmax(dim=-1) @ v.transpose(-1, -2)
+        out = summary.transpose(-1, -2) @ (q.softmax(dim=-2) * self.scale)
         return self.to_out(out.reshape(x.shape[0], -1, x.shape[-1]))
 
 
