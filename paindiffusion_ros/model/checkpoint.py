@@ -127,6 +127,15 @@ def load_checkpoint(directory: str | Path, expected_binding: FaceBinding | str |
     return Checkpoint(directory, net, config, normalization, binding, training if isinstance(training, dict) else {}, sampling)
 
 
+def read_face_binding(directory: str | Path) -> Optional[FaceBinding]:
+    """The face binding a checkpoint directory records, without loading it; None when it cannot
+    be read (``load_checkpoint`` then names the problem)."""
+    try:
+        return get_binding(_read_meta(Path(directory) / CONFIG_FILE)["face_binding"])
+    except (CheckpointError, ValueError, TypeError):
+        return None
+
+
 def _sampling(data: Any, config: NetworkConfig) -> Optional[ChunkStreamConfig]:
     """The ``sampling`` record: required by the authors' architecture, absent for the project's."""
     if data is None:

@@ -20,7 +20,7 @@ from std_msgs.msg import Float32MultiArray, Header, String
 from visualization_msgs.msg import Marker
 
 from ..face.display import Display, DisplayConfig
-from ..face.facs import EXPRESSION_DIM, JAW_DIM
+from ..face.facs import JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
 from ..face.render import REGIONS, FaceRenderer, RenderConfig
@@ -62,9 +62,10 @@ class FaceRendererNode(Node):
         self.face_config = ParameterGroup(self, FaceConfig()).settings
         self.window_config = ParameterGroup(self, DisplayConfig(mode="fullscreen"), prefix="window").settings
         self.render_config = ParameterGroup(self, RenderConfig(), prefix="render").settings
-        self.face = load_face(self.face_config.kind, self.face_config.flame_path)
+        self.face = load_face(self.face_config.kind, self.face_config.flame_path, self.face_config.flame_expression)
+        self.expression_dim = len(self.face.binding.expression_names)
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
-        self.expression = np.zeros(EXPRESSION_DIM, np.float32)
+        self.expression = np.zeros(self.expression_dim, np.float32)
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
@@ -83,9 +84,9 @@ class FaceRendererNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _on_expression(self, message: Float32MultiArray) -> None:
-        if len(message.data) != EXPRESSION_DIM:
+        if len(message.data) != self.expression_dim:
             self.bad_messages += 1
-            self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {EXPRESSION_DIM}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {self.expression_dim}", throttle_duration_sec=5.0)
             return
         self.expression = np.asarray(message.data, dtype=np.float32)
 

@@ -9,9 +9,10 @@ generation falls behind the face eases to neutral and the underruns are reported
 ``/diagnostics``. A missing or corrupt model is logged, reported as ERROR, and the node
 keeps publishing a neutral face.
 
-Expression messages carry one ``layout.dim`` labelled ``expression`` (size 50); the
-channel names of the loaded model's face binding go once, comma-separated, on the latched
-``/face/expression_names``. Parameters: every ``GeneratorConfig`` field (start-up only,
+Expression messages carry one ``layout.dim`` labelled ``expression`` whose size is the
+model's face binding's (50; 100 for ``flame-emoca-100``, the authors' model), read from
+the checkpoint's ``config.json`` at start; the channel names go once, comma-separated, on
+the latched ``/face/expression_names``. Parameters: every ``GeneratorConfig`` field (start-up only,
 except expressiveness, emotion, guidance_* and seed, which ``ros2 param set`` changes at
 run time after the generator's own validation) plus ``PainGeneratorSettings``.
 """
@@ -31,7 +32,8 @@ from std_msgs.msg import Float32, Float32MultiArray, MultiArrayDimension, String
 
 from ..face.binding import FaceBinding
 from ..face.facs import EXPRESSION_DIM, JAW_DIM
-from ..model.generator import RUNTIME_FIELDS, GeneratorConfig, PainGenerator, check_setting
+from ..model.checkpoint import read_face_binding
+from ..model.generator import RUNTIME_FIELDS, GeneratorConfig, PainGenerator, check_setting, resolve_model_dir
 from ..model.realtime import FrameClock, FramePlayer, GenerationWorker
 from ..stimulus import BIOVID_BASELINE_C
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
@@ -52,9 +54,9 @@ class PainGeneratorSettings:
     frame_id: str = field(default="head", metadata={"help": "frame_id of the jaw pose"})
 
 
-def expression_message(values: Any) -> Float32MultiArray:
+def expression_message(values: Sequence[float]) -> Float32MultiArray:
     message = Float32MultiArray()
-    message.layout.dim = [MultiArrayDimension(label="expression", size=EXPRESSION_DIM, stride=EXPRESSION_DIM)]
+    message.layout.dim = [MultiArrayDimension(label="expression", size=len(values), stride=len(values))]
     message.data = [float(v) for v in values]
     return message
 
@@ -80,7 +82,9 @@ class PainGeneratorNode(Node):
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(Temperature, "/pain/stimulus", self._on_stimulus, LATEST)
         self.clock = FrameClock(self.settings.rate)
-        self.player = FramePlayer(EXPRESSION_DIM, JAW_DIM, fps=self.settings.rate, ease_time=self.settings.ease_time)
+        recorded = read_face_binding(resolve_model_dir(self.params.settings.model))
+        self.sizes = (len(recorded.expression_names), recorded.jaw_dim) if recorded else (EXPRESSION_DIM, JAW_DIM)
+        self.player = FramePlayer(*self.sizes, fps=self.settings.rate, ease_time=self.settings.ease_time)
         self.worker = GenerationWorker(self._load, self.player, self.current_stimulus, self.settings.safety, self.settings.margin_s, self._on_error)
         self.worker.start()
         self.create_timer(1.0 / self.settings.rate, self._tick)
@@ -88,8 +92,10 @@ class PainGeneratorNode(Node):
 
     def _load(self) -> PainGenerator:
         generator = PainGenerator(self.params.settings)
-        if generator.binding.latent_dim != EXPRESSION_DIM + JAW_DIM or generator.binding.jaw_dim != JAW_DIM:
-            raise ValueError(f"model {self.params.settings.model!r} has a {generator.binding.latent_dim}-d latent; the face topics carry 50 + 3")
+        sizes = (len(generator.binding.expression_names), generator.binding.jaw_dim)
+        if sizes != self.sizes or sizes[1] != JAW_DIM:
+            raise ValueError(f"model {self.params.settings.model!r} has a {sizes[0]} + {sizes[1]} latent; this node streams "
+                             f"{self.sizes[0]} + {JAW_DIM} (its config.json changed after start, or the jaw is not 3-d)")
         self.binding = generator.binding
         self.names.publish(String(data=",".join(generator.binding.expression_names)))
         self.get_logger().info(
