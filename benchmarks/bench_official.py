@@ -7,7 +7,7 @@ batch-4 forward each) per call after the first. RTF = seconds of 25 Hz face per 
 of compute; real time needs RTF ≥ 1 with headroom. Prints medians; the machine may be
 shared, so read them with the load average printed beside them.
 
-    .venv/bin/python benchmarks/bench_official.py [--json results.json] [--threads 1 2] [--chunks 5]
+    .venv/bin/python benchmarks/bench_official.py [--json results.json] [--threads 1 2] [--chunks 3] [--device cuda]
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=os.environ.get("PAINDIFFUSION_BENCH_JSON", ""),
                         help="also write the results to this JSON file (default: $PAINDIFFUSION_BENCH_JSON)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to compare")
-    parser.add_argument("--chunks", type=int, default=5, help="timed calls per setting (after one warm-up)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="CPU thread counts to compare")
+    parser.add_argument("--chunks", type=int, default=3, help="timed calls per setting (after one warm-up)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="compute device (cuda: a GPU, as real time needs)")
     args = parser.parse_args()
     sampling = ChunkStreamConfig()
     tokens = sampling.horizon // OfficialUNetConfig().stack
@@ -47,12 +48,12 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
         model = random_official_checkpoint(f"{scratch}/official")
-        results = [measure(GeneratorConfig(model=model, backend=backend, threads=threads), args.chunks, warmup=1)
+        results = [measure(GeneratorConfig(model=model, backend=backend, threads=threads, device=args.device), args.chunks, warmup=1)
                    for threads in args.threads for backend in ("torch", "onnx")]
     for r in results:
         r["guided_calls_per_advance"] = rows
         r["median_ms_per_guided_call"] = round(r["median_ms_per_advance"] / rows, 2)
-    print(f"official-unet1d, {results[0]['parameters'] / 1e6:.2f} M parameters (port), {rows} guided calls per "
+    print(f"official-unet1d on {args.device}, {results[0]['parameters'] / 1e6:.2f} M parameters (port), {rows} guided calls per "
           f"{sampling.horizon}-frame call; load average {load_before:.1f} → {os.getloadavg()[0]:.1f}")
     print(f"{'backend':<8} {'threads':>7} {'ms/24 frames':>13} {'p90 ms':>8} {'ms/call':>8} {'RTF':>6}")
     for r in results:
