@@ -6,7 +6,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = "paindiffusion"
 
-NODES = ("elbow_driver", "stimulus_mapper", "pain_generator", "face_renderer")
+NODES = ("elbow_driver", "stimulus_mapper", "pain_generator", "face_renderer", "operator_console")
 
 
 def data_files() -> list[tuple[str, list[str]]]:
@@ -28,6 +28,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=["paindiffusion_ros", "paindiffusion_ros.*"]),
+    package_data={"paindiffusion_ros.console": ["static/*"]},
     data_files=data_files(),
     python_requires=">=3.10",
     install_requires=[
@@ -45,10 +46,11 @@ setup(
         "matplotlib>=3.7",
         "tqdm>=4.60",
         "PyYAML>=6.0",
+        "aiohttp>=3.9",
         "setuptools",
     ],
-    extras_require={"test": ["pytest>=7"]},
-    zip_safe=True,
+    extras_require={"test": ["pytest>=7", "selenium>=4.10"]},
+    zip_safe=False,
     maintainer="paindiffusion developers",
     maintainer_email="paindiffusion@example.org",
     description="A ROS 2 node stack that gives a robotic patient simulator a face that reacts to pain.",

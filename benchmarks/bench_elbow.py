@@ -64,6 +64,22 @@ def measure(elbow, seconds: float) -> tuple[float, list[float]]:
     return len(latencies) / (time.perf_counter() - start), latencies
 
 
+def read_runs(elbow, runs: int, seconds: float) -> dict:
+    """``runs`` runs of :func:`measure` on an opened elbow: median rate, median/p99 latency, comm errors."""
+    rates, latencies = [], []
+    for _ in range(runs):
+        rate, run_latencies = measure(elbow, seconds)
+        rates.append(rate)
+        latencies.extend(run_latencies)
+    return {
+        "reads_per_s_median": statistics.median(rates),
+        "reads_per_s_runs": rates,
+        "latency_ms_median": float(np.median(latencies)),
+        "latency_ms_p99": float(np.percentile(latencies, 99)),
+        "comm_errors": elbow.status().comm_errors,
+    }
+
+
 def bench_case(backend: str, protocol: int, baudrate: int, runs: int, seconds: float, directory: str) -> dict:
     path = str(Path(directory) / f"{backend}{protocol}")
     context = multiprocessing.get_context("fork")
@@ -77,25 +93,12 @@ def bench_case(backend: str, protocol: int, baudrate: int, runs: int, seconds: f
     elbow = make_backend(config)
     elbow.open()
     try:
-        rates, latencies = [], []
-        for _ in range(runs):
-            rate, run_latencies = measure(elbow, seconds)
-            rates.append(rate)
-            latencies.extend(run_latencies)
-        status = elbow.status()
+        return {**read_runs(elbow, runs, seconds), "baudrate": baudrate}
     finally:
         elbow.close()
         stop.set()
         if server is not None:
             server.join(5.0)
-    return {
-        "reads_per_s_median": statistics.median(rates),
-        "reads_per_s_runs": rates,
-        "latency_ms_median": float(np.median(latencies)),
-        "latency_ms_p99": float(np.percentile(latencies, 99)),
-        "comm_errors": status.comm_errors,
-        "baudrate": baudrate,
-    }
 
 
 def main() -> int:

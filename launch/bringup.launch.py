@@ -2,6 +2,7 @@
 
     ros2 launch paindiffusion bringup.launch.py hardware:=dynamixel port:=/dev/ttyUSB0
     ros2 launch paindiffusion bringup.launch.py rviz:=true record:=true
+    ros2 launch paindiffusion bringup.launch.py console:=true   # operator console, http://127.0.0.1:8080
 
 Every node reads ``params_file`` (default: the installed config/paindiffusion.yaml); the
 ``hardware``, ``port``, ``model`` and ``display`` arguments, when given, override single
@@ -37,6 +38,7 @@ RECORDED_TOPICS = [
     "/face/jaw_pose",
     "/face/image",
     "/face/mesh",
+    "/trainee/rating",
 ]
 """Every topic the paindiffusion nodes publish (docs/topics.md)."""
 
@@ -63,15 +65,19 @@ def given(context, **arguments):
 
 
 def project_nodes(context):
-    """The four project nodes, with the node arguments that were given as overrides."""
+    """The four project nodes, with the node arguments that were given as overrides, and
+    the operator console when ``console:=true``."""
     params_file = LaunchConfiguration("params_file").perform(context)
     display = {parameter: value == "true" for parameter, value in given(context, display="display").items()}
-    return [
+    nodes = [
         project_node("elbow_driver", params_file, given(context, backend="hardware", port="port")),
         project_node("stimulus_mapper", params_file, {}),
         project_node("pain_generator", params_file, given(context, model="model")),
         project_node("face_renderer", params_file, display),
     ]
+    if LaunchConfiguration("console").perform(context) == "true":
+        nodes.append(project_node("operator_console", params_file, {}))
+    return nodes
 
 
 def generate_launch_description():
@@ -92,6 +98,9 @@ def generate_launch_description():
         DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"], description="start rviz2 with config/paindiffusion.rviz"),
         DeclareLaunchArgument("record", default_value="false", choices=["true", "false"], description="record every project topic with rosbag2 (MCAP)"),
         DeclareLaunchArgument("record_dir", default_value=".", description="folder in which the timestamped session bag is created"),
+        DeclareLaunchArgument(
+            "console", default_value="false", choices=["true", "false"], description="start the operator console (web page; host, port, token in params_file)"
+        ),
     ]
 
     nodes = [

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("paindiffusion_ros.model.train", "train a model on the synthetic world or BioVid features"),
     "eval": ("paindiffusion_ros.eval.report", "evaluate a model against the baselines (paper Table I)"),
     "render": ("paindiffusion_ros.face.render_command", "render generated parameters to an mp4"),
+    "report": ("paindiffusion_ros.session.report", "assess a trainee's pain ratings in a recorded session (report.html)"),
 }
 
 

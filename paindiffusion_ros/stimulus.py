@@ -7,6 +7,9 @@ per-patient profile does the same for the simulator: the angle at which this pat
 reaches threshold and the angle at which it reaches tolerance. The map then runs
 piecewise linearly through (rest, baseline), (threshold angle, T_P), (tolerance angle,
 T_T) and (full flexion, max). NaN or stale input maps to the baseline.
+
+A heat override (``override_c``, 0 = off) replaces the map with one fixed temperature,
+for demonstrations without the arm; it must lie between the baseline and the maximum.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class StimulusMapConfig:
     max_c: float = field(default=BIOVID_MAX_C, metadata={"help": "stimulus at full flexion, BioVid maximum (°C)", "range": (30.0, 55.0)})
     patient_profile: str = field(default="", metadata={"help": "per-patient threshold/tolerance profile: a YAML path or a name in config/patients ('' = linear map)"})
     stale_timeout: float = field(default=0.5, metadata={"help": "seconds without a joint state before the stimulus falls back to the baseline", "range": (0.05, 10.0)})
+    override_c: float = field(default=0.0, metadata={"help": "heat override for demonstrations without the arm: this stimulus whatever the elbow does (°C, baseline_c..max_c; 0 = off)", "range": (0.0, 55.0)})
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent setting."""
@@ -48,6 +52,8 @@ class StimulusMapConfig:
             raise ValueError(f"upper_angle ({self.upper_angle}) must be greater than lower_angle ({self.lower_angle})")
         if not self.max_c > self.baseline_c:
             raise ValueError(f"max_c ({self.max_c}) must be greater than baseline_c ({self.baseline_c})")
+        if self.override_c and not self.baseline_c <= self.override_c <= self.max_c:
+            raise ValueError(f"override_c ({self.override_c}) must be 0 (off) or between baseline_c ({self.baseline_c}) and max_c ({self.max_c})")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class PatientProfile:
 
 
 PROFILE_KEYS = ("name", "threshold_angle", "tolerance_angle", "threshold_c", "tolerance_c")
+OTHER_PROFILE_KEYS = ("appearance",)
+"""Keys a profile may also carry for other nodes (the face's ``appearance`` block)."""
 
 
 def resolve_profile_path(profile: str) -> Path:
@@ -82,7 +90,7 @@ def load_patient_profile(profile: str) -> PatientProfile:
     if not isinstance(data, dict):
         raise ValueError(f"patient profile {path} must be a mapping with keys {', '.join(PROFILE_KEYS)}")
     missing = [key for key in PROFILE_KEYS if key not in data]
-    unknown = sorted(set(data) - set(PROFILE_KEYS))
+    unknown = sorted(set(data) - set(PROFILE_KEYS) - set(OTHER_PROFILE_KEYS))
     if missing or unknown:
         raise ValueError(f"patient profile {path}: missing keys {missing}, unknown keys {unknown}")
     values = {}
@@ -128,15 +136,25 @@ def temperature_variance(angle_rad: float, angle_std: float, config: StimulusMap
 
 
 class StimulusMap:
-    """The map with its profile loaded once; call it with an angle (rad)."""
+    """The map with its profile loaded once; call it with an angle (rad). While
+    ``config.override_c`` is set, every angle (NaN included) gives that temperature."""
 
     def __init__(self, config: StimulusMapConfig) -> None:
         self.config = config
         self.profile = load_patient_profile(config.patient_profile) if config.patient_profile else None
         map_knots(config, self.profile)
 
+    @property
+    def override(self) -> Optional[float]:
+        """The heat override (°C), or None when the elbow drives the stimulus."""
+        return float(self.config.override_c) if self.config.override_c else None
+
     def __call__(self, angle_rad: float) -> float:
+        if self.override is not None:
+            return self.override
         return angle_to_temperature(angle_rad, self.config, self.profile)
 
     def variance(self, angle_rad: float, angle_std: float) -> float:
+        if self.override is not None:
+            return 0.0
         return temperature_variance(angle_rad, angle_std, self.config, self.profile)

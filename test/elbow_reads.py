@@ -1,6 +1,23 @@
-"""Reading an elbow backend in tests: the first state it delivers, failing with its status."""
+"""Elbow backends in tests: a scripted hand for the emulators, and the first state a backend delivers."""
 
 import time
+
+
+class Hand:
+    """A scripted hand: holds the joint at ``angle`` (motor rad) or, with ``speed``, sweeps it."""
+
+    def __init__(self, angle=0.0):
+        self.angle = angle
+        self.speed = 0.0
+        self.since = time.monotonic()
+
+    def sweep(self, start, speed):
+        self.angle, self.speed, self.since = start, speed, time.monotonic()
+
+    def __call__(self, t):
+        if self.angle is None:
+            return None
+        return self.angle + self.speed * (t - self.since)
 
 
 def read_fresh(elbow, attempts=50):

@@ -96,3 +96,20 @@ def test_triangle_list_unrolls_corners_with_rgba():
     np.testing.assert_array_equal(points[3:], v[f[1]])
     np.testing.assert_array_equal(colors[:, 3], 0.5)
     np.testing.assert_array_equal(colors[:3, :3], [RED] * 3)
+
+
+def test_the_human_face_renders_deterministically_with_smoothed_edges():
+    face = load_face("human")
+    r = FaceRenderer(face, 128)
+    e = np.random.default_rng(0).uniform(0, 2, 50).astype(np.float32)
+    a, b = r.render(e, [0.1, 0, 0]), r.render(e, [0.1, 0, 0])
+    assert a.shape == (128, 128, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    _, face_id, _ = r.renderer.rasterize(face.vertices(e, [0.1, 0, 0]), face.faces)
+    covered = face_id >= 0
+    rim = covered & ~np.roll(covered, 1, axis=1)  # face pixels with background on their left
+    background = np.array([0x20, 0x24, 0x28])
+    blended = np.abs(a[:, 1:][rim[:, 1:]].astype(int) - background).sum(axis=1)
+    left = np.abs(a[:, :-1][rim[:, 1:]].astype(int) - background).sum(axis=1)
+    assert rim.sum() > 50 and (left > 0).mean() > 0.8  # the background pixel beside the rim is blended too
+    assert (blended > 0).all()

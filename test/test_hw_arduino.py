@@ -141,6 +141,31 @@ def test_motor_faults_drop_torque_and_are_reported(bridge, fault):
     assert not emulator.torque and "refused" in elbow.status().message
 
 
+@pytest.mark.parametrize("source", ["dxl2", "dxl1"])
+def test_hold_after_the_motor_cooled_down_is_entered_again(bridge, source):
+    """A dxl2 bridge keeps the error until TORQUE 1 reboots the motor, whose reply then comes late.
+
+    The status must end OK, so no exchange may time out: the reply timeout is the longest the
+    setting allows (0.5 s), beyond the emulator thread's scheduling delay on a loaded machine;
+    no reply is dropped here, so it costs nothing.
+    """
+    _, connect = bridge
+    emulator, elbow = connect(source=source, mode="hold", latency_timer_ms=255.0)
+    emulator.reboot_s = elbow.reply_timeout + 0.2  # TORQUE 1 answers after the usual timeout
+    emulator.overheat(85.0)
+    read_fresh(elbow)
+    elbow.set_mode("hold")
+    assert "hold refused: the motor reports overheating" in elbow.status().message
+    emulator.overheat(40.0)
+    read_fresh(elbow)
+    assert elbow.status().errors == (("overheating",) if source == "dxl2" else ())
+    elbow.set_mode("hold")
+    read_fresh(elbow)
+    status = elbow.status()
+    assert status.torque_enabled and emulator.torque
+    assert status.errors == () and status.comm_errors == 0 and status.level == 0, status
+
+
 def test_close_turns_torque_off_and_is_idempotent(bridge):
     _, connect = bridge
     emulator, elbow = connect(mode="hold")

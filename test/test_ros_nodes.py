@@ -100,6 +100,23 @@ def test_stimulus_mapper_stale_timeout_runs_from_the_first_spin_not_from_constru
         assert wait_for(lambda: mapper.stale_count > 0, timeout=2.0)
 
 
+def test_stimulus_mapper_heat_override_without_the_arm_is_published_and_reported(context):
+    mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("stale_timeout", value=0.3)])
+    listener = Listener(context, {"/pain/stimulus": Temperature, "/diagnostics": DiagnosticArray})
+    with NodeThreads([mapper, listener.node], context):
+        (rejected,) = mapper.set_parameters([Parameter("override_c", value=20.0)])
+        assert not rejected.successful and "between baseline_c (32.0) and max_c (50.5)" in rejected.reason
+        (accepted,) = mapper.set_parameters([Parameter("override_c", value=44.5)])
+        assert accepted.successful
+        stale_ticks, start = mapper.stale_count, len(listener.get("/pain/stimulus"))
+        assert wait_for(lambda: sum(m.temperature == 44.5 for m in listener.get("/pain/stimulus")[start:]) >= 5)
+        assert wait_for(lambda: any("heat override 44.5" in s.message and s.level == DiagnosticStatus.WARN for s in statuses(listener, "stimulus_mapper: stimulus")))
+        assert mapper.stale_count == stale_ticks  # no arm is no fault while the override holds the stimulus
+        mapper.set_parameters([Parameter("override_c", value=0.0)])
+        start = len(listener.get("/pain/stimulus"))
+        assert wait_for(lambda: any(m.temperature == 32.0 for m in listener.get("/pain/stimulus")[start:]))
+
+
 @pytest.mark.parametrize(
     "setting, reason, retries",
     [  # a missing port may appear (keep the backend, retry); a bad setting never works (no backend)

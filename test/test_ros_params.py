@@ -47,6 +47,7 @@ def test_descriptors_carry_help_range_choices_and_read_only(context):
     assert gain.description == "a gain" and gain.floating_point_range[0].to_value == 2.0
     assert count.integer_range[0].from_value == 1 and count.integer_range[0].to_value == 10
     assert "red, green" in colour.description
+    assert colour.additional_constraints == "one of: red, green" and gain.additional_constraints == ""
     assert name.read_only and not gain.read_only
     assert group.settings == Settings()
     node.destroy_node()

@@ -14,6 +14,7 @@ from rclpy.context import Context
 
 from paindiffusion_ros.nodes.elbow_driver import JOINT_NAME, ElbowDriverNode
 from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
+from paindiffusion_ros.nodes.operator_console import OperatorConsoleNode
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
 
@@ -25,6 +26,7 @@ NODE_CLASSES = {
     "stimulus_mapper": StimulusMapperNode,
     "pain_generator": PainGeneratorNode,
     "face_renderer": FaceRendererNode,
+    "operator_console": OperatorConsoleNode,
 }
 INFRASTRUCTURE_TOPICS = {"/rosout", "/parameter_events"}
 
@@ -89,7 +91,8 @@ def console_scripts() -> set[str]:
 @pytest.fixture(scope="module")
 def nodes_from_yaml():
     """Every project node instantiated with config/paindiffusion.yaml (the model path points
-    nowhere, so the generator thread only reports an error)."""
+    nowhere, so the generator thread only reports an error; nothing spins, so the console
+    serves nothing)."""
     context = Context()
     rclpy.init(context=context, args=["--ros-args", "--params-file", str(PARAMS), "-p", "pain_generator:model:=/nonexistent"])
     made = {}
@@ -122,7 +125,7 @@ def declared_arguments() -> dict[str, str]:
 
 
 def test_launch_declares_the_documented_arguments():
-    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record"} <= set(declared_arguments())
+    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record", "console"} <= set(declared_arguments())
 
 
 def test_node_arguments_left_unset_keep_the_params_file_values():

@@ -10,7 +10,7 @@ from rosbags.highlevel import AnyReader
 
 from paindiffusion_ros import cli
 from paindiffusion_ros.session import demo
-from paindiffusion_ros.session.demo import PROJECT_TOPICS, prepare_output
+from paindiffusion_ros.session.demo import prepare_output
 
 DURATION = 6.0
 IMAGE_SIZE = 96
@@ -52,7 +52,7 @@ def test_demo_bag_has_every_topic_with_plausible_counts(demo_run):
     assert metadata["storage_identifier"] == "mcap" and metadata["version"] == 9
     assert "/**/elbow_driver" in metadata["custom_data"]["paindiffusion.params_file"]
     types, counts, last = read_bag(bag)
-    assert types == PROJECT_TOPICS
+    assert types == demo.published_topics(console=False)
     seconds = metadata["duration"]["nanoseconds"] / 1e9
     assert DURATION - 1.5 < seconds < DURATION + 1.0
     # Plausible for the rates (100 Hz elbow, one stimulus per joint state, 25 Hz face clock)

@@ -151,6 +151,30 @@ def test_bag_is_complete_after_interrupt(context, tmp_path, stop):
         assert make_reader(stream).get_summary().statistics.message_count == N
 
 
+def test_recording_a_graph_that_goes_on_publishing_stops_on_sigint(context, tmp_path):
+    """Stopping must not wait for a quiet graph: the operator console stops recordings of a live one."""
+    bag = tmp_path / "live"
+    process = subprocess.Popen([sys.executable, "-c", RECORDER_SCRIPT, str(bag), "/chatter"], env=dict(os.environ), cwd=tmp_path)
+    node = rclpy.create_node("chatter", context=context)
+    publisher = node.create_publisher(String, "/chatter", QoSProfile(depth=50))
+    node.create_timer(0.01, lambda: publisher.publish(String(data="still talking")))
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        assert spin_until(executor, lambda: publisher.get_subscription_count() > 0, timeout=30)
+        spin_until(executor, lambda: False, timeout=0.5)
+        process.send_signal(signal.SIGINT)
+        assert spin_until(executor, lambda: process.poll() is not None, timeout=30), "the recorder kept draining a live graph"
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        node.destroy_node()
+        executor.shutdown()
+    with AnyReader([bag]) as reader:
+        assert reader.message_count > 10
+
+
 def test_rejects_relative_topics_and_existing_output(context, tmp_path):
     with pytest.raises(RecorderError, match="chatter"):
         BagRecorder(tmp_path / "a", ["chatter"], context=context)

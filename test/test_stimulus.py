@@ -79,3 +79,14 @@ def test_variance_follows_the_local_slope():
     slope = 18.5 / 2.0
     assert temperature_variance(1.0, 0.01, config) == pytest.approx((slope * 0.01) ** 2)
     assert temperature_variance(2.5, 0.01, config) == 0.0
+
+
+def test_heat_override_replaces_the_map_and_must_lie_in_the_stimulus_range():
+    mapping = StimulusMap(StimulusMapConfig(override_c=45.0, patient_profile="typical"))
+    assert mapping.override == 45.0
+    assert [mapping(a) for a in (0.0, 2.2, math.nan)] == [45.0, 45.0, 45.0]
+    assert mapping.variance(1.0, 0.01) == 0.0
+    assert StimulusMap(StimulusMapConfig()).override is None
+    for bad in (25.0, 51.0):
+        with pytest.raises(ValueError, match=rf"override_c \({bad}\) must be 0 \(off\) or between baseline_c \(32.0\) and max_c \(50.5\)"):
+            StimulusMap(StimulusMapConfig(override_c=bad))

@@ -1,4 +1,7 @@
-"""The built-in FACS face: a head mesh generated from code, one blendshape per channel.
+"""The procedural FACS face: a head mesh generated from code, one blendshape per channel.
+
+The fallback face (``kind: builtin``): the node shows it, with the same latent, when the
+human face's assets are missing or broken (``human.py`` is the default face).
 
 The head is a warped UV ellipsoid, sampled densely over the face, with the facial
 features (brows, eye sockets, nose, cheeks, lips, chin, ears) added as smooth bumps.

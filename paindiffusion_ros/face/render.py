@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Optional
 import cv2
 import numpy as np
 
-from . import raster
+from . import raster, shade
+from .skin import wrinkle_weights
 
 if TYPE_CHECKING:
     from .models import FaceModel
+    from .skin import Surface
 
 REGIONS = ("full", "eyes", "mouth")
+OCCLUSION_SCALE = 1.0 / 0.005
+"""Concavity (m below the neighbours' mean) at which a vertex reaches full occlusion."""
 HEAD_HALF_HEIGHT = 0.13
 """Half the height (m) that a bare ``Renderer`` frames around its centre when distance is 0."""
 
@@ -123,6 +127,27 @@ class Renderer:
         return image
 
 
+    def render_surface(self, vertices: np.ndarray, faces: np.ndarray, surface: "Surface",
+                       wrinkle_weights: np.ndarray) -> np.ndarray:
+        """Textured, material-shaded RGB image of the human face (``shade.py``), edges anti-aliased."""
+        vertices = np.ascontiguousarray(vertices, np.float32)
+        _, face_id, bary = self.rasterize(vertices, faces)
+        normals = raster.vertex_normals(vertices, faces)
+        occlusion = np.empty(len(vertices), np.float32)
+        shade.occlusion(vertices, normals, surface.neighbour_start, surface.neighbours, OCCLUSION_SCALE, occlusion)
+        image = np.empty(face_id.shape + (3,), np.uint8)
+        c = self.config
+        light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
+        shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
+                          occlusion, surface.albedo, surface.wrinkles,
+                          np.ascontiguousarray(wrinkle_weights, np.float32), surface.colours, surface.eye_centres,
+                          surface.mouth_front_z, light, self._background, image)
+        shade.antialias(face_id, surface.material, self._depth, image, np.empty_like(image))
+        if self._scale > 1:
+            return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        return image
+
+
 def _check_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     faces = np.ascontiguousarray(faces, np.int32)
     if faces.ndim != 2 or faces.shape[1] != 3:
@@ -156,4 +181,8 @@ class FaceRenderer:
 
     def render(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
         """RGB frame of the face with these expression coefficients and jaw pose."""
-        return self.renderer.render(self.face.vertices(expression, jaw_pose), self.face.faces, self.face.vertex_colors)
+        vertices = self.face.vertices(expression, jaw_pose)
+        surface = getattr(self.face, "surface", None)
+        if surface is not None:
+            return self.renderer.render_surface(vertices, self.face.faces, surface, wrinkle_weights(expression))
+        return self.renderer.render(vertices, self.face.faces, self.face.vertex_colors)

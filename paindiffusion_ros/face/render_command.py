@@ -18,6 +18,8 @@ from typing import Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from .appearance import Appearance, appearance_from_profile, parse_appearance
+from .assets import AssetError
 from .binding import require_binding
 from .models import KINDS, FaceModel, load_face
 from .render import REGIONS, FaceRenderer, RenderConfig
@@ -103,11 +105,19 @@ def render_video(generations: Generations, renderer: FaceRenderer, out: Path, co
     return n
 
 
+def appearance_argument(spec: str) -> Appearance:
+    """``--appearance``: NAME=VALUE pairs, or a patient profile whose appearance block to use."""
+    return parse_appearance(spec) if "=" in spec or not spec else appearance_from_profile(spec)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", nargs="+", required=True, metavar="GEN.npz",
                         help="face parameter file(s); several files or a leading generation axis render as a grid")
     parser.add_argument("--out", required=True, metavar="VIDEO.mp4", help="mp4 to write")
-    parser.add_argument("--face", choices=KINDS, default="builtin", help="face model (default: builtin)")
+    parser.add_argument("--face", choices=KINDS, default="human", help="face model (default: human)")
+    parser.add_argument("--appearance", default="", metavar="SPEC",
+                        help="the human face's patient: a profile name or YAML (e.g. elderly), or "
+                             "NAME=VALUE pairs (e.g. sex=female,age=80,skin_tone=2.5,seed=3)")
     parser.add_argument("--flame-model", default="", metavar="PATH", help="FLAME model .pkl (with --face flame)")
     parser.add_argument("--flame-expression", type=int, choices=(50, 100), default=50,
                         help="FLAME expression coefficients in the files: 50 (flame-emoca-53) or 100 (flame-emoca-100)")
@@ -121,12 +131,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        face = load_face(args.face, args.flame_model, args.flame_expression)
+        face = load_face(args.face, args.flame_model, appearance_argument(args.appearance), args.flame_expression)
         generations = combine([load_params(p, face) for p in args.params], args.params)
         if args.columns is not None and args.columns < 1:
             raise ValueError(f"--columns must be at least 1, got {args.columns}")
         renderer = FaceRenderer(face, args.size, RenderConfig(supersample=args.supersample), region=args.crop)
-    except ValueError as exc:  # also FlameError and FaceBindingError
+    except (ValueError, AssetError) as exc:  # also FlameError and FaceBindingError
         print(f"paindiffusion render: {exc}", file=sys.stderr)
         return 2
     n = render_video(generations, renderer, Path(args.out), args.columns, args.fps)

@@ -21,10 +21,13 @@ Bridge → host:
   a ``pot`` bridge sends 0 for effort, temperature and voltage (reported as NaN)
 - ``OK <command> <args>``       command accepted (echo)
 - ``ERR <reason>``              ``checksum``, ``command``, ``fault`` (torque refused while an
-  error bit is set), ``nomotor`` (potentiometer bridge)
+  error bit is set), ``nomotor`` (potentiometer bridge), ``motor`` (the motor refused the
+  command or did not answer)
 
 A bridge that answers HELLO with another version is refused with a clear error. The
 bridge turns torque off itself on overheating/overload (MX-64 shutdown), as the motor does.
+``TORQUE 1`` after such an error reboots a Protocol 2.0 motor (which keeps the error until
+REBOOT) and so may take up to :data:`REBOOT_WAIT_S` longer than other commands.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ ERROR_BITS = ("input_voltage", "overheating", "overload", "motor_encoder", "elec
 """Bridge error bits, bit i = ERROR_BITS[i]."""
 SHUTDOWN_ERRORS = frozenset({"input_voltage", "overheating", "overload", "motor_encoder", "electrical_shock"})
 HANDSHAKE_TIMEOUT_S = 3.0
+REBOOT_WAIT_S = 1.0
+"""Longest wait of the bridge for a rebooting MX-64(2.0) to answer again (firmware REBOOT_WAIT_MS)."""
 """An Uno-class board reboots when the port opens (DTR) and needs ~2 s before it answers."""
 LONGEST_LINE = 64
 
@@ -100,17 +105,17 @@ class ArduinoElbow(SerialElbow):
                 pass
         self.serial = None
 
-    def _exchange_once(self, fields: tuple[str, ...]) -> list[str]:
-        """Send one command; return the first reply that answers it (late replies to earlier commands are skipped)."""
+    def _exchange_once(self, fields: tuple[str, ...], wait_s: float) -> list[str]:
+        """Send one command; return the first reply within ``wait_s`` that answers it (late replies to earlier commands are skipped)."""
         assert self.serial is not None
-        deadline = time.monotonic() + self.reply_timeout
+        deadline = time.monotonic() + wait_s
         try:
             self.serial.reset_input_buffer()
             self.serial.write((format_line(*fields) + "\n").encode("ascii"))
             while True:
                 raw = self.serial.readline()
                 reply = parse_line(raw.decode("ascii", "replace")) if raw.endswith(b"\n") else None
-                if reply is None or answers(fields, reply) or time.monotonic() >= deadline:
+                if (raw and reply is None) or (reply is not None and answers(fields, reply)) or time.monotonic() >= deadline:
                     break
         except (OSError, serial.SerialException) as error:
             self.stats.record(False)
@@ -121,12 +126,12 @@ class ArduinoElbow(SerialElbow):
             raise LinkFault("no reply" if not raw else f"corrupt or unexpected reply {raw!r}")
         return reply
 
-    def _exchange(self, *fields: str) -> list[str]:
+    def _exchange(self, *fields: str, extra_wait_s: float = 0.0) -> list[str]:
         """Send one command and return the reply's fields, retrying timeouts and corrupt lines."""
         fault = LinkFault("no attempt")
         for _ in range(self.config.retries + 1):
             try:
-                reply = self._exchange_once(fields)
+                reply = self._exchange_once(fields, self.reply_timeout + extra_wait_s)
             except LinkFault as error:
                 fault = error
                 continue
@@ -187,8 +192,8 @@ class ArduinoElbow(SerialElbow):
             stamp=stamp,
         )
 
-    def _command(self, *fields: str) -> list[str]:
-        reply = self._exchange(*fields)
+    def _command(self, *fields: str, extra_wait_s: float = 0.0) -> list[str]:
+        reply = self._exchange(*fields, extra_wait_s=extra_wait_s)
         if reply[0] not in ("OK", "ERR"):
             raise LinkFault(f"unexpected reply {' '.join(reply)!r} to {' '.join(fields)}")
         return reply
@@ -202,8 +207,12 @@ class ArduinoElbow(SerialElbow):
         if mode == "compliant":
             self._torque_off()
             return
-        reply = self._command("TORQUE", "1")
+        reply = self._command("TORQUE", "1", extra_wait_s=REBOOT_WAIT_S)
         self.torque_enabled = reply[0] == "OK"
         if not self.torque_enabled:
-            reason = {"nomotor": "the bridge reads a potentiometer and has no motor", "fault": f"the motor reports {', '.join(self.errors) or 'a fault'}"}
+            reason = {
+                "nomotor": "the bridge reads a potentiometer and has no motor",
+                "fault": f"the motor reports {', '.join(self.errors) or 'a fault'}",
+                "motor": "the motor refused the command or did not answer",
+            }
             raise InstructionRefused(reason.get(reply[1], " ".join(reply)))

@@ -42,7 +42,7 @@ class ElbowConfig:
     zero_offset: float = field(default=0.0, metadata={"help": "motor angle (rad from centre tick) at joint zero", "range": (-math.pi, math.pi)})
     direction: int = field(default=1, metadata={"help": "+1 or -1: sign between motor and joint angle", "range": (-1, 1)})
     resist_effort: float = field(default=0.3, metadata={"help": "resist mode: fraction of the motor's maximum torque/current", "range": (0.05, 1.0)})
-    latency_timer_ms: float = field(default=16.0, metadata={"help": "USB adapter latency timer (ms) used for packet timeouts; set 1 on a tuned FTDI", "range": (0.0, 32.0)})
+    latency_timer_ms: float = field(default=16.0, metadata={"help": "USB adapter latency timer (ms; FTDI: 1–255) used for packet timeouts; set 1 on a tuned FTDI", "range": (0.0, 255.0)})
     retries: int = field(default=2, metadata={"help": "retries of a failed read before it counts as lost", "range": (0, 10)})
     reconnect_min_s: float = field(default=0.2, metadata={"help": "first wait before reconnecting after a lost link (s)", "range": (0.0, 10.0)})
     reconnect_max_s: float = field(default=5.0, metadata={"help": "longest wait between reconnect attempts (s)", "range": (0.0, 60.0)})

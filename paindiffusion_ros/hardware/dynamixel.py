@@ -15,6 +15,7 @@ mode 5) with Goal Current, P1.0 position control with Torque Limit (address 34).
 from __future__ import annotations
 
 import logging
+import select
 import time
 from typing import Callable
 
@@ -48,6 +49,19 @@ class TunedPortHandler(PortHandler):
     def setPacketTimeout(self, packet_length: int) -> None:  # noqa: N802 (SDK name)
         self.packet_start_time = self.getCurrentTime()
         self.packet_timeout = self.tx_time_per_byte * packet_length + 2.0 * self.latency_ms + 2.0
+
+    def readPort(self, length: int) -> bytes:  # noqa: N802 (SDK name)
+        """What has arrived, after waiting in ``select`` for it until the packet timeout.
+
+        The SDK calls this in a loop until the status packet is complete or its timeout has
+        passed; the port's own read does not wait, so the loop would spin, holding the CPU and
+        the GIL the other threads of the process (the node's executor, an emulator) need.
+        """
+        if self.ser.in_waiting == 0:
+            remaining_ms = self.packet_timeout - self.getTimeSinceStart()
+            if remaining_ms > 0:
+                select.select([self.ser.fileno()], [], [], remaining_ms / 1000.0)
+        return self.ser.read(length)
 
 
 class DynamixelElbow(SerialElbow):

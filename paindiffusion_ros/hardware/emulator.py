@@ -220,7 +220,7 @@ def parse_protocol1(buffer: bytearray) -> Optional[Instruction]:
         del buffer[:start]
         if len(buffer) < 4:
             return None
-        if buffer[2] == 0xFF:
+        if buffer[2] == 0xFF or buffer[3] < 2:  # FF FF FF …, or no packet (e.g. a P2.0 header FF FF FD 00)
             del buffer[0]
             continue
         total = buffer[3] + 4
@@ -501,7 +501,12 @@ class MX64Emulator(PtyDevice):
 
 
 class ArduinoBridgeEmulator(PtyDevice):
-    """The Arduino bridge sketch behind a pty, speaking the :mod:`.arduino` line protocol."""
+    """The Arduino bridge sketch behind a pty, speaking the :mod:`.arduino` line protocol.
+
+    Motor faults as the firmware reports them: a ``dxl1`` motor's error bits follow their cause;
+    a ``dxl2`` motor keeps them (MX-64(2.0) latches a shutdown error) until ``TORQUE 1`` makes the
+    bridge reboot it, which delays that reply by ``reboot_s``.
+    """
 
     def __init__(
         self,
@@ -512,10 +517,14 @@ class ArduinoBridgeEmulator(PtyDevice):
         version: int = PROTOCOL_VERSION,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        reboot_s: float = 0.2,
     ) -> None:
         super().__init__(path, baudrate, seed)
         self.joint = CompliantJoint(hand)
         self.source = source
+        self.reboot_s = reboot_s
+        self.rebooting_s = 0.0
+        self.overloaded = False
         self.version = version
         self.clock = clock
         self.torque = False
@@ -537,16 +546,25 @@ class ArduinoBridgeEmulator(PtyDevice):
         self.joint.hand = hand
 
     def overheat(self, temperature_c: float = 85.0) -> None:
+        """Set the motor temperature (above the MX-64's 80 °C limit: overheating, torque off)."""
         with self.lock:
             self.temperature_c = temperature_c
-            self.error_bits |= 1 << ERROR_BITS.index("overheating")
-            self.torque = False
+            self._update_errors()
 
     def overload(self, overloaded: bool = True) -> None:
         with self.lock:
-            bit = 1 << ERROR_BITS.index("overload")
-            self.error_bits = self.error_bits | bit if overloaded else self.error_bits & ~bit
-            self.torque = self.torque and not overloaded
+            self.overloaded = overloaded
+            self._update_errors()
+
+    def _update_errors(self, reboot: bool = False) -> None:
+        causes = (self.temperature_c > 80.0) << ERROR_BITS.index("overheating") | self.overloaded << ERROR_BITS.index("overload")
+        latched = self.source == "dxl2" and not reboot
+        self.error_bits = self.error_bits | causes if latched else causes
+        self.torque = self.torque and not self.error_bits
+
+    def reply_delay(self, request_size: int, reply: bytes) -> float:
+        delay, self.rebooting_s = super().reply_delay(request_size, reply) + self.rebooting_s, 0.0
+        return delay
 
     def handle(self, buffer: bytearray) -> list[tuple[int, bytes]]:
         replies = []
@@ -565,10 +583,14 @@ class ArduinoBridgeEmulator(PtyDevice):
         if command == "HELLO":
             return format_line("PDB", str(self.version), self.source)
         if command == "READ":
+            self._update_errors()
             return self._angle_line()
         if command == "TORQUE" and args in (["0"], ["1"]):
             if args == ["1"] and self.source == "pot":
                 return format_line("ERR", "nomotor")
+            if args == ["1"] and self.error_bits and self.source == "dxl2":
+                self.rebooting_s = self.reboot_s
+                self._update_errors(reboot=True)
             if args == ["1"] and self.error_bits:
                 return format_line("ERR", "fault")
             self.torque = args == ["1"]

@@ -2,8 +2,9 @@
 
 Renders the newest parameters at ``rate`` (25 Hz) into a sensor_msgs/Image (rgb8), and at
 the lower ``mesh_rate`` publishes the mesh as a visualization_msgs/Marker TRIANGLE_LIST in
-frame ``frame_id`` for rviz. The built-in face's marker has ~110k corners (~4.4 MB); it is
+frame ``frame_id`` for rviz. The human face's marker has ~31k corners (~1.2 MB); it is
 serialised from numpy (``marker_cdr.py``, ~5 ms instead of ~0.5 s of Python objects).
+The patient's look comes from ``appearance.*`` or the ``patient_profile``'s appearance block.
 ``display`` opens a window (``face/display.py``, fullscreen by default) on the bench screen.
 """
 
@@ -19,6 +20,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, Header, String
 from visualization_msgs.msg import Marker
 
+from ..face.appearance import Appearance, appearance_from_profile
+from ..face.assets import AssetError
 from ..face.display import Display, DisplayConfig
 from ..face.facs import JAW_DIM
 from ..face.marker import triangle_list
@@ -41,6 +44,8 @@ class FaceRendererSettings:
     mesh_rate: float = field(default=2.0, metadata={"help": "rviz mesh marker rate (Hz); 0 turns the marker off", "range": (0.0, 10.0)})
     display: bool = field(default=False, metadata={"help": "show the face in a window (window.mode: fullscreen by default)"})
     frame_id: str = field(default="head", metadata={"help": "frame of the image and the mesh marker (urdf/elbow_rig.urdf)"})
+    patient_profile: str = field(default="", metadata={
+        "help": "patient profile (name in config/patients or YAML path) whose appearance block replaces appearance.* ('' = use appearance.*)"})
 
 
 def mesh_marker(face: FaceModel, vertices: np.ndarray, header: Header) -> bytes:
@@ -62,7 +67,9 @@ class FaceRendererNode(Node):
         self.face_config = ParameterGroup(self, FaceConfig()).settings
         self.window_config = ParameterGroup(self, DisplayConfig(mode="fullscreen"), prefix="window").settings
         self.render_config = ParameterGroup(self, RenderConfig(), prefix="render").settings
-        self.face = load_face(self.face_config.kind, self.face_config.flame_path, self.face_config.flame_expression)
+        self.appearance = ParameterGroup(self, Appearance(), prefix="appearance").settings
+        self.problem = ""
+        self.face = self._load_face()
         self.expression_dim = len(self.face.binding.expression_names)
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
         self.expression = np.zeros(self.expression_dim, np.float32)
@@ -82,6 +89,24 @@ class FaceRendererNode(Node):
             self.create_timer(1.0 / self.settings.mesh_rate, self._publish_mesh)
         self.create_timer(1.0 / self.settings.rate, self._render)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _load_face(self) -> FaceModel:
+        """The configured face; a bad profile falls back to appearance.*, missing assets to the
+        procedural face, each with one error line, so the image stream always starts."""
+        if self.settings.patient_profile:
+            try:
+                self.appearance = appearance_from_profile(self.settings.patient_profile, self.appearance)
+            except ValueError as error:
+                self._report(f"{error}; using appearance.*")
+        try:
+            return load_face(self.face_config.kind, self.face_config.flame_path, self.appearance, self.face_config.flame_expression)
+        except AssetError as error:
+            self._report(f"{error}; showing the procedural face instead")
+            return load_face("builtin")
+
+    def _report(self, problem: str) -> None:
+        self.problem = problem
+        self.get_logger().error(problem)
 
     def _on_expression(self, message: Float32MultiArray) -> None:
         if len(message.data) != self.expression_dim:
@@ -122,6 +147,8 @@ class FaceRendererNode(Node):
     def _publish_diagnostics(self) -> None:
         if self.mismatch:
             level, text = ERROR, self.mismatch
+        elif self.problem:
+            level, text = ERROR, self.problem
         elif self.bad_messages:
             level, text = WARN, "malformed expression messages received"
         else:

@@ -3,7 +3,8 @@
 Algorithm packages describe their settings as dataclasses whose fields carry
 ``metadata={"help": ..., "range": (lo, hi)}`` or ``{"help": ..., "choices": (...)}``
 (docs/interfaces.md). ``ParameterGroup`` declares one ROS parameter per field with a
-``ParameterDescriptor`` (description, numeric range, read-only for start-up settings),
+``ParameterDescriptor`` (description, numeric range, read-only for start-up settings,
+choices as ``additional_constraints = "one of: a, b"``, which the operator console reads),
 reads the values back into the dataclass, and validates run-time changes: rclpy checks
 type, range and read-only; the group adds choices and the caller's own validation (the
 library's, e.g. ``PainGenerator.update``) and rejects a bad value with its reason, so the
@@ -28,9 +29,11 @@ def describe(item: dataclasses.Field, default: Any, read_only: bool) -> Paramete
     """Descriptor for one dataclass field from its metadata."""
     meta = item.metadata
     text = meta.get("help", item.name)
+    constraints = ""
     if "choices" in meta:
-        text += f" (one of: {', '.join(map(str, meta['choices']))})"
-    descriptor = ParameterDescriptor(description=text, read_only=read_only)
+        constraints = f"one of: {', '.join(map(str, meta['choices']))}"
+        text += f" ({constraints})"
+    descriptor = ParameterDescriptor(description=text, additional_constraints=constraints, read_only=read_only)
     if "range" in meta and not isinstance(default, bool):
         lo, hi = meta["range"]
         if isinstance(default, int):

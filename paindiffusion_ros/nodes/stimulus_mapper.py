@@ -6,6 +6,10 @@ noise through the local slope of the map. A NaN angle, or no joint state for lon
 than ``stale_timeout``, gives the baseline (published at ``idle_rate`` while stale), a
 throttled warning and a WARN on ``/diagnostics``. The map's settings, the patient
 profile included, can change at run time; a bad profile is rejected with its reason.
+
+``override_c`` (run time; 0 = off) is the heat override for demonstrations without the
+arm: every stimulus is that temperature, published at ``idle_rate`` when no joint states
+arrive, and ``/diagnostics`` reports it as a WARN for as long as it is on.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ MX64_ANGLE_STD = 2.0 * math.pi / 4096 / math.sqrt(12.0)
 """Standard deviation (rad) of the MX-64 encoder's quantisation, 4096 ticks per turn."""
 
 WARN_THROTTLE_S = 5.0
+MAP_RUNTIME_FIELDS = ("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile", "override_c")
+"""``StimulusMapConfig`` fields that ``ros2 param set`` may change while the node runs."""
 
 
 @dataclass
@@ -49,7 +55,7 @@ class StimulusMapperNode(Node):
         super().__init__(node_name, **kwargs)
         self.settings = ParameterGroup(self, StimulusMapperSettings()).settings
         self.params = ParameterGroup(
-            self, StimulusMapConfig(), mutable=("lower_angle", "upper_angle", "baseline_c", "max_c", "patient_profile"), apply=self._apply_map
+            self, StimulusMapConfig(), mutable=MAP_RUNTIME_FIELDS, apply=self._apply_map
         )
         self.map = StimulusMap(self.params.settings)
         self.last_input: Optional[float] = None
@@ -66,7 +72,11 @@ class StimulusMapperNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _apply_map(self, changes: dict[str, Any]) -> None:
-        self.map = StimulusMap(dataclasses.replace(self.params.settings, **changes))
+        mapping = StimulusMap(dataclasses.replace(self.params.settings, **changes))
+        if mapping.override != self.map.override:
+            text = f"heat override {mapping.override:.1f} °C: the elbow is ignored" if mapping.override else "heat override off: the elbow drives the stimulus"
+            self.get_logger().info(text)
+        self.map = mapping
 
     @property
     def stale(self) -> bool:
@@ -96,6 +106,9 @@ class StimulusMapperNode(Node):
             self.last_input = time.monotonic()
         if not self.stale:
             return
+        if self.map.override is not None:  # no arm needed: keep the overridden stimulus flowing
+            self._publish(self.get_clock().now().to_msg(), math.nan)
+            return
         self.stale_count += 1
         self.get_logger().warning(
             f"no {self.settings.joint_name} joint state for over {self.params.settings.stale_timeout} s; stimulus at baseline",
@@ -105,7 +118,9 @@ class StimulusMapperNode(Node):
 
     def _publish_diagnostics(self) -> None:
         config = self.params.settings
-        if self.stale:
+        if self.map.override is not None:
+            level, message = WARN, f"heat override {self.map.override:.1f} °C: the elbow is ignored"
+        elif self.stale:
             level, message = WARN, "joint states stale: stimulus at baseline"
         elif self.nan_count > self._reported_nan:
             level, message = WARN, "non-finite joint angles: stimulus at baseline for them"
@@ -119,6 +134,7 @@ class StimulusMapperNode(Node):
             "mapped": self.mapped_count,
             "nan_inputs": self.nan_count,
             "stale_ticks": self.stale_count,
+            "override_c": f"{self.map.override:.1f}" if self.map.override else "off",
         }
         self.diagnostics.publish(status(self.diagnostics.name("stimulus"), level, message, values))
 

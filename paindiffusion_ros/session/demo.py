@@ -45,8 +45,11 @@ PROJECT_TOPICS: dict[str, str] = {
     "/pain/pspi": "std_msgs/msg/Float32",
     "/face/image": "sensor_msgs/msg/Image",
     "/face/mesh": "visualization_msgs/msg/Marker",
+    "/trainee/rating": "sensor_msgs/msg/Joy",
 }
 """Every topic the node graph publishes, with its type (docs/topics.md)."""
+CONSOLE_TOPICS = frozenset({"/trainee/rating"})
+"""Published by the operator console only."""
 SUBSCRIBE_TIMEOUT_S = 5.0
 """Longest wait for the recorder to subscribe to every topic before the nodes start."""
 
@@ -61,8 +64,15 @@ class NodeSpec:
     overrides: tuple[tuple[str, Any], ...] = ()
 
 
-def graph(image_size: int = 256) -> tuple[NodeSpec, ...]:
-    """The bringup graph as the demo runs it."""
+def published_topics(console: bool) -> dict[str, str]:
+    """The project topics that the demo's graph publishes, with or without the operator console."""
+    return {topic: msgtype for topic, msgtype in PROJECT_TOPICS.items() if console or topic not in CONSOLE_TOPICS}
+
+
+def graph(image_size: int = 256, console_dir: Path | None = None) -> tuple[NodeSpec, ...]:
+    """The bringup graph as the demo runs it; with the operator console (recording into
+    ``console_dir``) when that is given."""
+    console = NodeSpec("operator_console", "paindiffusion_ros.nodes.operator_console", "OperatorConsoleNode", (("record_dir", str(console_dir)),))
     return (
         NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", "ElbowDriverNode", (("backend", "sim"),)),
         NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper", "StimulusMapperNode"),
@@ -73,7 +83,7 @@ def graph(image_size: int = 256) -> tuple[NodeSpec, ...]:
             "FaceRendererNode",
             (("display", False), ("size", image_size)),
         ),
-    )
+    ) + ((console,) if console_dir is not None else ())
 
 
 def default_params_file() -> Path:
@@ -92,6 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--image-size", type=int, default=256, help="rendered face size in px, kept modest so bags stay small"
     )
     parser.add_argument("--no-video", action="store_true", help="record the bag only, skip session.mp4")
+    parser.add_argument(
+        "--console", action="store_true", help="also start the operator console (http://127.0.0.1:8080; recordings in OUT/recordings)"
+    )
 
 
 def prepare_output(out: Path) -> tuple[Path, Path]:
@@ -145,14 +158,14 @@ def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], d
     return time.monotonic() - start
 
 
-def wait_until_subscribed(recorder: BagRecorder, timeout: float = SUBSCRIBE_TIMEOUT_S) -> None:
-    """Wait, while the recorder spins on its thread, until it has subscribed to every project topic."""
+def wait_until_subscribed(recorder: BagRecorder, topics: Sequence[str], timeout: float = SUBSCRIBE_TIMEOUT_S) -> None:
+    """Wait, while the recorder spins on its thread, until it has subscribed to every one of ``topics``."""
     deadline = time.monotonic() + timeout
-    while set(recorder.recording) != set(PROJECT_TOPICS) and time.monotonic() < deadline:
+    while set(recorder.recording) != set(topics) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
-def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context, stop: StopSignals, duration: float) -> float:
+def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context, stop: StopSignals, duration: float, topics: Sequence[str]) -> float:
     """Run ``nodes`` for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
 
     The recorder subscribes to every topic before the nodes start, and on the way out the
@@ -163,7 +176,7 @@ def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context,
     recording, running = NodeThreads([recorder], context), NodeThreads(nodes, context)
     try:
         recording.start()
-        wait_until_subscribed(recorder)
+        wait_until_subscribed(recorder, topics)
         # One executor thread per node, as one process per node under launch (nodes/graph.py).
         running.start()
         try:
@@ -177,11 +190,11 @@ def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context,
         running.stop()
 
 
-def print_summary(counts: dict[str, int], seconds: float, bag: Path) -> None:
+def print_summary(counts: dict[str, int], seconds: float, bag: Path, topics: Sequence[str]) -> None:
     """Messages and rates per topic, and the bag's size."""
     size = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
     print(f"recorded {sum(counts.values())} messages in {seconds:.1f} s into {bag} ({size:.1f} MB):")
-    for topic in PROJECT_TOPICS:
+    for topic in topics:
         count = counts.get(topic, 0)
         print(f"  {topic:<24} {count:6d}  {count / max(seconds, 1e-9):6.1f} Hz")
 
@@ -202,23 +215,24 @@ def run(args: argparse.Namespace) -> int:
     )
     with StopSignals() as stop:
         try:
+            topics = published_topics(args.console)
             recorder = BagRecorder(
                 bag,
-                list(PROJECT_TOPICS),
-                msgtypes=PROJECT_TOPICS,
+                list(topics),
+                msgtypes=topics,
                 context=context,
                 custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
             )
             try:
-                nodes = build_nodes(graph(args.image_size), context)
+                nodes = build_nodes(graph(args.image_size, args.out / "recordings" if args.console else None), context)
             except BaseException:
                 recorder.destroy_node()
                 raise
-            seconds = record_graph(recorder, nodes, context, stop, args.duration)
+            seconds = record_graph(recorder, nodes, context, stop, args.duration, list(topics))
             counts = recorder.counts
         finally:
             context.try_shutdown()
-    print_summary(counts, seconds, bag)
+    print_summary(counts, seconds, bag, list(topics))
     if not args.no_video:
         frames = write_session_video(bag, video, SessionVideoConfig())
         print(f"session video: {video} ({frames} frames)")

@@ -61,7 +61,7 @@ def declared_parameters(params_file: Path) -> dict[str, list[ParameterRow]]:
     """Every node's declared parameters with the values ``params_file`` gives them."""
     context = Context()
     rclpy.init(context=context, args=["params-doc", "--ros-args", "--params-file", str(params_file)])
-    specs = [dataclasses.replace(spec, overrides=()) for spec in graph()]
+    specs = [dataclasses.replace(spec, overrides=()) for spec in graph(console_dir=Path("."))]  # never spun: the console serves nothing
     tables: dict[str, list[ParameterRow]] = {}
     try:
         nodes = build_nodes(specs, context)

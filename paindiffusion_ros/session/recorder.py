@@ -41,6 +41,8 @@ SPIN_SLICE_S = 0.1
 """Longest wait between two looks at the stop request."""
 DRAIN_QUIET_S = 0.3
 """On stop, keep taking delivered messages until none has arrived for this long."""
+DRAIN_LIMIT_S = 3.0
+"""... but no longer than this: a graph that is still publishing never goes quiet."""
 
 
 @dataclass
@@ -140,15 +142,17 @@ class BagRecorder(Node):
         with self._lock:
             return sum(self._counts[conn.id] for conn in self._connections.values())
 
-    def drain(self, executor: SingleThreadedExecutor, quiet_s: float = DRAIN_QUIET_S) -> None:
-        """Write what DDS has already delivered: spin until ``quiet_s`` passes without a message.
+    def drain(self, executor: SingleThreadedExecutor, quiet_s: float = DRAIN_QUIET_S, limit_s: float = DRAIN_LIMIT_S) -> None:
+        """Write what DDS has already delivered: spin until ``quiet_s`` passes without a message,
+        or ``limit_s`` in all (recording a graph that goes on publishing, it never goes quiet).
 
         A reliable publisher counts a message as delivered once the subscription's
         DDS reader holds it, before rclpy has taken it; stopping without this loses
         that tail (seen: the last 8 of 30 acknowledged messages on a loaded machine).
         """
         written, quiet_since = self.written, time.monotonic()
-        while time.monotonic() - quiet_since < quiet_s:
+        deadline = quiet_since + limit_s
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=quiet_s / 4)
             if self.written != written:
                 written, quiet_since = self.written, time.monotonic()
