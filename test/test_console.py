@@ -78,7 +78,7 @@ def test_choices_integers_and_read_only():
 
 def test_the_patient_profile_is_limited_to_the_shipped_profiles():
     panel = panel_with("mapper.patient_profile", ParameterSpec(kind="string", value=""))
-    assert shipped_profiles() == ("", "sensitive", "stoic", "typical")
+    assert shipped_profiles() == ("", "elderly", "sensitive", "stoic", "typical")
     assert panel.validate("mapper.patient_profile", "stoic")[1] == "stoic"
     assert panel.validate("mapper.patient_profile", "")[1] == ""
     with pytest.raises(ControlError, match="is not one of ''"):
