@@ -16,7 +16,7 @@ def data_files() -> list[tuple[str, list[str]]]:
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (share, ["package.xml"]),
         (f"{share}/launch", glob("launch/*.py")),
-        (f"{share}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"{share}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
         (f"{share}/config/patients", glob("config/patients/*.yaml")),
         (f"{share}/urdf", glob("urdf/*")),
         (f"{share}/models", glob("models/*.md")),
@@ -56,7 +56,7 @@ setup(
     description="A ROS 2 node stack that gives a robotic patient simulator a face that reacts to pain.",
     license="MIT",
     entry_points={
-        "console_scripts": [f"{node} = paindiffusion_ros.nodes.{node}:main" for node in NODES]
+        "console_scripts": [f"{node} = paindiffusion_ros.nodes.entry:{node}" for node in NODES]
         + ["paindiffusion = paindiffusion_ros.cli:main"],
     },
 )

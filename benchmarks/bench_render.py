@@ -10,8 +10,10 @@ comparison it also times the obvious OpenCV alternative: painter's algorithm wit
 ``cv2.fillConvexPoly`` per depth-sorted triangle, flat-shaded (no z-buffer, no smooth
 shading). Each median is taken twice: wall-clock time and the thread's CPU time; on a
 shared, loaded machine the CPU time is the better estimate of what one free core does,
-and the 1-minute load average is recorded with the numbers. Prints a table and writes
-JSON to ``$PAINDIFFUSION_BENCH_JSON`` when set.
+and the 1-minute load average is recorded with the numbers. The human face's frame is
+also split into its stages (``render.StageClock``: median thread CPU ms of blendshapes +
+jaw, rasterisation, normals, occlusion, wrinkle map, shading with the edge filter).
+Prints tables and writes JSON to ``$PAINDIFFUSION_BENCH_JSON`` when set.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path  # noqa: E402
 from paindiffusion_ros.face import facs  # noqa: E402
 from paindiffusion_ros.face.flame import FlameFace  # noqa: E402
 from paindiffusion_ros.face.models import load_face  # noqa: E402
-from paindiffusion_ros.face.render import FaceRenderer, RenderConfig, Renderer  # noqa: E402
+from paindiffusion_ros.face.render import FaceRenderer, RenderConfig, Renderer, StageClock  # noqa: E402
 
 SIZES = (256, 512, 1024)
 FRAMES = 40
@@ -121,6 +123,7 @@ def main() -> None:
     flame_face = flame_size_face(flame_v, flame_f)
     camera = RenderConfig(distance=0.75, fov_deg=20.0)
     results: dict[str, dict[str, float]] = {}
+    stages: dict[str, dict[str, float]] = {}
     for size in SIZES:
         human_renderer = FaceRenderer(human, size)
         builtin = FaceRenderer(face, size)
@@ -128,6 +131,10 @@ def main() -> None:
         flame_renderer = FaceRenderer(flame_face, size)
         human_wall, human_cpu = both_fps(lambda i: human_renderer.render(expressions[i], jaws[i]))
         builtin_wall, builtin_cpu = both_fps(lambda i: builtin.render(expressions[i], jaws[i]))
+        clock = StageClock()
+        for i in range(FRAMES):
+            human_renderer.render(expressions[i], jaws[i], clock)
+        stages[str(size)] = {stage: float(np.median(ms)) for stage, ms in clock.times.items()}
         results[str(size)] = {
             "human_fps": human_wall, "human_cpu_fps": human_cpu,
             "builtin_fps": builtin_wall, "builtin_cpu_fps": builtin_cpu,
@@ -153,10 +160,13 @@ def main() -> None:
     print(f"human: {meta['human_vertices']} vertices, {meta['human_triangles']} triangles, "
           f"blendshapes + jaw {meta['human_mesh_eval_ms']:.2f} ms/frame; procedural: {meta['builtin_vertices']} "
           f"vertices, {meta['builtin_triangles']} triangles; FLAME-size LBS {meta['flame_size_mesh_eval_ms']:.2f} ms/frame")
+    names = list(stages[str(SIZES[0])])
+    print("human face by stage (median thread CPU ms): " + "; ".join(
+        f"{size}: " + ", ".join(f"{name} {ms[name]:.2f}" for name in names) for size, ms in stages.items()))
     out = os.environ.get("PAINDIFFUSION_BENCH_JSON")
     if out:
         with open(out, "w") as handle:
-            json.dump({"name": "render", "fps": results, **meta}, handle, indent=2)
+            json.dump({"name": "render", "fps": results, "human_stage_cpu_ms": stages, **meta}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ for demonstrations without the arm; it must lie between the baseline and the max
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import yaml
@@ -116,33 +117,54 @@ def map_knots(config: StimulusMapConfig, profile: Optional[PatientProfile] = Non
     return np.asarray(angles, dtype=np.float64), np.asarray(temperatures, dtype=np.float64)
 
 
+def _segment(angle_rad: float, angles: Sequence[float]) -> int:
+    """Index of the knot segment holding ``angle_rad`` (the first or last one outside the range)."""
+    return min(max(bisect.bisect_left(angles, angle_rad) - 1, 0), len(angles) - 2)
+
+
+def _temperature(angle_rad: float, angles: Sequence[float], temperatures: Sequence[float], baseline_c: float) -> float:
+    """Piecewise-linear interpolation of the knots, clamped at both ends; NaN → ``baseline_c``."""
+    if not math.isfinite(angle_rad):
+        return float(baseline_c)
+    if angle_rad <= angles[0]:
+        return float(temperatures[0])
+    if angle_rad >= angles[-1]:
+        return float(temperatures[-1])
+    i = _segment(angle_rad, angles)
+    return float(temperatures[i] + (angle_rad - angles[i]) / (angles[i + 1] - angles[i]) * (temperatures[i + 1] - temperatures[i]))
+
+
+def _variance(angle_rad: float, angle_std: float, angles: Sequence[float], temperatures: Sequence[float]) -> float:
+    """(local slope × ``angle_std``)²; 0 outside the knots' range and for NaN."""
+    if not (math.isfinite(angle_rad) and angles[0] <= angle_rad <= angles[-1]):
+        return 0.0
+    i = _segment(angle_rad, angles)
+    slope = (temperatures[i + 1] - temperatures[i]) / (angles[i + 1] - angles[i])
+    return float((slope * angle_std) ** 2)
+
+
 def angle_to_temperature(angle_rad: float, config: StimulusMapConfig, profile: Optional[PatientProfile] = None) -> float:
     """Stimulus (°C) for an elbow angle: piecewise-linear, clamped; NaN → baseline."""
-    if not math.isfinite(angle_rad):
-        return float(config.baseline_c)
     angles, temperatures = map_knots(config, profile)
-    return float(np.interp(angle_rad, angles, temperatures))
+    return _temperature(angle_rad, angles.tolist(), temperatures.tolist(), config.baseline_c)
 
 
 def temperature_variance(angle_rad: float, angle_std: float, config: StimulusMapConfig, profile: Optional[PatientProfile] = None) -> float:
     """Variance (°C²) of the stimulus from the angle's standard deviation, via the local slope."""
-    if not math.isfinite(angle_rad):
-        return 0.0
     angles, temperatures = map_knots(config, profile)
-    segment = int(np.clip(np.searchsorted(angles, angle_rad) - 1, 0, len(angles) - 2))
-    inside = angles[0] <= angle_rad <= angles[-1]
-    slope = (temperatures[segment + 1] - temperatures[segment]) / (angles[segment + 1] - angles[segment]) if inside else 0.0
-    return float((slope * angle_std) ** 2)
+    return _variance(angle_rad, angle_std, angles.tolist(), temperatures.tolist())
 
 
 class StimulusMap:
-    """The map with its profile loaded once; call it with an angle (rad). While
+    """The map with its profile loaded and its knots checked once; call it with an angle (rad)
+    (a few microseconds: the mapper calls it for every 100 Hz joint state). While
     ``config.override_c`` is set, every angle (NaN included) gives that temperature."""
 
     def __init__(self, config: StimulusMapConfig) -> None:
         self.config = config
         self.profile = load_patient_profile(config.patient_profile) if config.patient_profile else None
-        map_knots(config, self.profile)
+        angles, temperatures = map_knots(config, self.profile)
+        self._angles, self._temperatures = angles.tolist(), temperatures.tolist()
 
     @property
     def override(self) -> Optional[float]:
@@ -152,9 +174,9 @@ class StimulusMap:
     def __call__(self, angle_rad: float) -> float:
         if self.override is not None:
             return self.override
-        return angle_to_temperature(angle_rad, self.config, self.profile)
+        return _temperature(angle_rad, self._angles, self._temperatures, self.config.baseline_c)
 
     def variance(self, angle_rad: float, angle_std: float) -> float:
         if self.override is not None:
             return 0.0
-        return temperature_variance(angle_rad, angle_std, self.config, self.profile)
+        return _variance(angle_rad, angle_std, self._angles, self._temperatures)

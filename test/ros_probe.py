@@ -10,7 +10,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.context import Context
 from rclpy.qos import QoSProfile
-from sensor_msgs.msg import Image, JointState, Temperature
+from sensor_msgs.msg import CompressedImage, Image, JointState, Temperature
 from std_msgs.msg import Float32, Float32MultiArray, String
 from visualization_msgs.msg import Marker
 
@@ -33,6 +33,7 @@ class Probe:
             ("/pain/pspi", Float32, STREAM, False),
             ("/face/expression_names", String, LATCHED, False),
             ("/diagnostics", DiagnosticArray, STREAM, False),
+            ("/face/image/compressed", CompressedImage, STREAM, False),
             ("/face/image", Image, LATEST, True),
             ("/face/mesh", Marker, STREAM, True),
         ):

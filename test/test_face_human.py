@@ -196,3 +196,12 @@ def test_the_head_joint_is_the_origin_and_the_jaw_hinge_sits_below_the_ears(face
     assert abs(hinge[0]) < 1e-6 and -0.03 < hinge[1] < 0.0 and 0.02 < hinge[2] < 0.07
     eyes = face.rest[group(face, EYE_L, EYE_R), 1].mean()
     assert hinge[1] < eyes - 0.02
+
+
+def test_the_sparse_expression_basis_adds_what_the_dense_one_does():
+    rng = np.random.default_rng(3)
+    dense = rng.normal(0, 1, (6, 40)).astype(np.float32) * (rng.uniform(0, 1, (6, 40)) < 0.2)
+    weights = np.array([0.5, 0.0, -1.0, 2.0, 0.0, 0.25], np.float32)
+    out = np.ones(40, np.float32)
+    human.SparseBasis.from_dense(dense).add_to(weights, out)
+    np.testing.assert_allclose(out, 1.0 + weights @ dense, atol=1e-6)

@@ -113,3 +113,28 @@ def test_the_human_face_renders_deterministically_with_smoothed_edges():
     left = np.abs(a[:, :-1][rim[:, 1:]].astype(int) - background).sum(axis=1)
     assert rim.sum() > 50 and (left > 0).mean() > 0.8  # the background pixel beside the rim is blended too
     assert (blended > 0).all()
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_the_rasteriser_is_watertight_no_background_shows_between_triangles(size):
+    """Triangles sharing an edge cut their rows at the same x: no pixel enclosed by the face is left empty."""
+    face = load_face("human")
+    r = FaceRenderer(face, size).renderer
+    rng = np.random.default_rng(size)
+    for jaw in (0.0, 0.1, 0.25):
+        _, face_id, _ = r.rasterize(face.vertices(rng.uniform(0, 2, 50), [jaw, 0, 0]), face.faces)
+        inner = face_id[1:-1, 1:-1]
+        neighbours = np.stack([face_id[:-2, 1:-1], face_id[2:, 1:-1], face_id[1:-1, :-2], face_id[1:-1, 2:]])
+        assert not ((inner < 0) & (neighbours >= 0).all(axis=0)).any()
+
+
+def test_a_stage_clock_times_each_stage_of_a_human_frame():
+    from paindiffusion_ros.face.render import StageClock
+
+    clock = StageClock()
+    r = FaceRenderer(load_face("human"), 64)
+    for _ in range(2):
+        r.render(np.zeros(50), np.zeros(3), clock)
+    assert list(clock.times) == ["blendshapes + jaw", "rasterise", "normals", "occlusion", "wrinkle map",
+                                 "shade + edge filter"]
+    assert all(len(ms) == 2 and min(ms) >= 0.0 for ms in clock.times.values())

@@ -1,6 +1,7 @@
 """``ChunkStream`` (the authors' streaming) and the generator running an imported model."""
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from paindiffusion_ros.model.config import OfficialUNetConfig
 from paindiffusion_ros.model.generator import GeneratorConfig, PainGenerator
 from paindiffusion_ros.model.official_latent import JawFirstLatent
 from paindiffusion_ros.model.official_network import OfficialUNet1D
+from paindiffusion_ros.model.realtime import FramePlayer, GenerationWorker, StimulusFeed
 from paindiffusion_ros.model.schedule import floored_level_sigmas
+from waiting import wait_for
 
 TINY = OfficialUNetConfig(latent_dim=112, dim=4, heads=1, head_dim=4, cond_dim=8, window=16)
 SAMPLING = ChunkStreamConfig(window=16, context=4, horizon=12, levels=3, uncertainty=4.0)
@@ -116,3 +119,63 @@ def test_generator_refuses_a_model_made_for_another_frame_rate(tmp_path):
     save_checkpoint(tmp_path, OfficialUNet1D(TINY), TINY, JawFirstLatent(latent_dim=112), FLAME_EMOCA_100, {}, sampling)
     with pytest.raises(ValueError, match="made for 30 frames per second; the face runs at 25"):
         PainGenerator(GeneratorConfig(model=str(tmp_path), backend="torch"))
+
+
+NODE_STREAM = {"window": 64, "context": 24, "horizon": 4, "uncertainty": 1.67}
+"""The node's token-by-token geometry (config/paindiffusion.yaml), which an imported model does not use."""
+
+
+def test_the_configs_stream_geometry_does_not_override_an_imported_models_sampling(imported_tiny):
+    generator = PainGenerator(GeneratorConfig(model=str(imported_tiny), backend="torch", threads=1, **NODE_STREAM))
+    assert generator.imported_sampling and generator.horizon == SAMPLING.horizon
+    assert generator.describe_stream().startswith("the model's own sampling: window 16, context 4, 12 new frames per call, 3 levels")
+    assert generator.advance(np.full(SAMPLING.horizon, 40.0, np.float32)).expression.shape == (12, 100)
+    with pytest.raises(ValueError, match="12 finite °C values"):
+        generator.advance(np.full(NODE_STREAM["horizon"], 40.0, np.float32))
+
+
+class RecordingPlayer(FramePlayer):
+    """A ``FramePlayer`` that keeps the stimulus each chunk was last pushed with, by first frame."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pushed = {}
+
+    def push(self, expression, jaw_pose, start=None, stimulus_seq=-1, stimulus_c=float("nan")):
+        super().push(expression, jaw_pose, start, stimulus_seq, stimulus_c)
+        self.pushed[start] = stimulus_c
+
+    def replanned(self, queued, value):
+        """Whether at least ``queued`` chunks are queued and every chunk from the first one pushed
+        with ``value`` on has been pushed with it (the re-planned queue is complete)."""
+        made = [self.pushed[start] for start in sorted(self.pushed)]
+        return len(made) >= queued and value in made and set(made[made.index(value):]) == {value}
+
+
+def test_the_realtime_worker_replans_an_imported_model_a_whole_call_at_a_time(imported_tiny):
+    """A stimulus change while calls are queued: the worker restores the sampler's state from
+    before the first uncommitted call and makes the queue again; the queued frames are then
+    exactly a straight run of the generator with each call's final stimulus."""
+    config = GeneratorConfig(model=str(imported_tiny), backend="torch", threads=1, seed=5, **NODE_STREAM)
+    generator = PainGenerator(config)
+    player, feed = RecordingPlayer(100, 3, fps=25, ease_time=0.04), StimulusFeed(32.0, timeout_s=600.0, threshold_c=0.1)
+    worker = GenerationWorker(lambda: generator, player, feed)
+    feed.receive(40.0, time.monotonic())
+    worker.start()
+    try:
+        assert wait_for(lambda: player.buffered > worker.low_water)
+        queued = len(player.pushed)
+        feed.receive(45.0, time.monotonic())
+        worker.poke()
+        assert wait_for(lambda: worker.replans == 1 and player.replanned(queued, 45.0))
+    finally:
+        assert worker.stop()
+    assert worker.error is None
+    assert sorted(player.pushed) == list(range(0, 12 * len(player.pushed), 12)), "whole 12-frame calls, never the node's 4-frame tokens"
+    made = [player.pushed[start] for start in sorted(player.pushed)]
+    assert made[-1] == 45.0, made
+    frames = [player.next_frame() for _ in range(player.buffered)]
+    reference = PainGenerator(config)
+    expected = np.concatenate([reference.advance(np.full(12, value, np.float32)).expression for value in made])
+    np.testing.assert_allclose(np.stack([f.expression for f in frames]), expected, atol=1e-5)
+    assert [f.stimulus_c for f in frames] == list(np.repeat(made, 12))

@@ -138,3 +138,19 @@ def test_a_rest_face_starts_the_stream_as_clean_context_at_baseline_heat():
         assert torch.equal(stimulus[:c], torch.full((c,), 32.0))
     with pytest.raises(ValueError, match="rest face"):
         DiffusionForcingStream(recording, TINY_CONFIG, STREAM, rest=torch.zeros(50))
+
+
+def test_restoring_a_snapshot_replays_the_same_frames_and_a_new_stimulus_changes_them():
+    denoiser = CountingDenoiser()
+    stream = DiffusionForcingStream(denoiser, TINY_CONFIG, STREAM, seed=3)
+    stream.expressiveness, stream.emotion, stream.strengths = 4.0, 3, (0.5, 1.0, 2.0)
+    stream.advance(np.full(8, 32.0))
+    saved = stream.snapshot()
+    first = torch.cat([stream.advance(np.full(8, 40.0)) for _ in range(3)])
+    stream.restore(saved)
+    again = torch.cat([stream.advance(np.full(8, 40.0)) for _ in range(3)])
+    assert torch.equal(first, again), "the same conditions after a restore must give the same frames"
+    stream.restore(saved)
+    hotter = torch.cat([stream.advance(np.full(8, 50.0)) for _ in range(3)])
+    assert not torch.equal(first, hotter)
+    assert torch.isfinite(hotter).all()

@@ -13,8 +13,13 @@ from rclpy.context import Context
 from rclpy.parameter import Parameter
 from ros_probe import Probe, rate
 
+from waiting import wait_for
+
 from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
+
+
+WINDOW_S = 6.0
 
 
 def test_bad_model_streams_a_neutral_face_with_error_diagnostics():
@@ -23,14 +28,18 @@ def test_bad_model_streams_a_neutral_face_with_error_diagnostics():
     generator = PainGeneratorNode(context=context, parameter_overrides=[Parameter("model", value="/nonexistent/model")])
     probe = Probe(context)
     threads = NodeThreads([generator, probe.node], context).start()
+
+    def errors():
+        return [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
+
     try:
+        assert wait_for(errors), "no ERROR on /diagnostics for the missing model"
         start = time.monotonic()
-        time.sleep(6.5)
+        assert wait_for(lambda: time.monotonic() - start >= WINDOW_S)
     finally:
         threads.stop()
         rclpy.shutdown(context=context)
-    arrivals = probe.since("/face/expression", start + 0.5)
+    assert "/nonexistent/model" in errors()[-1].message
+    arrivals = probe.since("/face/expression", start)
     assert rate(arrivals) == pytest.approx(25.0, rel=0.02), generator.clock.slipped
     assert all(not any(m.data) for _, m in arrivals)
-    errors = [s for s in probe.statuses("pain_generator") if s.level == DiagnosticStatus.ERROR]
-    assert errors and "/nonexistent/model" in errors[-1].message

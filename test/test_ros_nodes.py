@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import rclpy
@@ -16,8 +18,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image, JointState, Temperature
-from std_msgs.msg import String
+from sensor_msgs.msg import CompressedImage, Image, JointState, Temperature
+from std_msgs.msg import Float32MultiArray, String
 
 from paindiffusion_ros.face.binding import FLAME_EMOCA
 from paindiffusion_ros.hardware.emulator import MX64Emulator
@@ -28,6 +30,9 @@ from paindiffusion_ros.nodes.graph import NodeThreads
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.qos import LATCHED, LATEST, STREAM
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
+from paindiffusion_ros.session.processes import NodeProcesses, NodeSpec
+
+PARAMS = Path(__file__).resolve().parent.parent / "config" / "paindiffusion.yaml"
 
 
 @pytest.fixture
@@ -91,13 +96,14 @@ def test_stimulus_mapper_nan_and_stale_input_give_baseline_and_warn(context):
         assert mapper.nan_count == 1 and mapper.stale_count > 0
 
 
-def test_stimulus_mapper_stale_timeout_runs_from_the_first_spin_not_from_construction(context):
+def test_stimulus_mapper_stale_timeout_runs_from_its_start(context):
     mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("stale_timeout", value=0.3)])
-    time.sleep(0.5)  # built, not yet spinning: a graph that starts its nodes after building them all
-    with NodeThreads([mapper], context):
-        time.sleep(0.2)
+    try:
+        time.sleep(0.2)  # not yet stale: the timeout starts with the input thread's first look
         assert mapper.stale_count == 0
-        assert wait_for(lambda: mapper.stale_count > 0, timeout=2.0)
+        assert wait_for(lambda: mapper.stale_count > 0, timeout=5.0)
+    finally:
+        mapper.destroy_node()
 
 
 def test_stimulus_mapper_heat_override_without_the_arm_is_published_and_reported(context):
@@ -174,33 +180,33 @@ def test_a_node_refusing_a_parameter_names_it_and_its_half_built_node_shuts_down
 
 
 def test_elbow_driver_on_an_emulated_mx64(context, tmp_path):
-    """The real Dynamixel backend against the pty emulator: rate, angle, fault, torque off."""
+    """The real Dynamixel backend, in the driver's own process (as launch runs it), against the
+    pty emulator in this one: a continuous stream, the angle, a fault, torque off on stop. (The
+    read rate is measured in benchmarks/bench_elbow.py and bench_graph.py; the emulator answers
+    from a Python thread, so the adapter's default 16 ms latency timer keeps its timeouts
+    generous on a busy machine.)"""
     emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()
+    driver = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (
+        ("backend", "dynamixel"), ("port", emulator.path), ("latency_timer_ms", 16.0), ("mode", "hold")))
+    listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
+    processes = NodeProcesses([driver], PARAMS, tmp_path / "logs")
     try:
-        driver = ElbowDriverNode(
-            context=context,
-            parameter_overrides=[
-                Parameter("backend", value="dynamixel"),
-                Parameter("port", value=emulator.path),
-                Parameter("latency_timer_ms", value=1.0),
-                Parameter("mode", value="hold"),
-            ],
-        )
-        listener = Listener(context, {"/joint_states": JointState, "/diagnostics": DiagnosticArray})
-        with NodeThreads([driver, listener.node], context):
-            assert wait_for(lambda: len(listener.get("/joint_states")) > 10)
-            start, count = time.monotonic(), len(listener.get("/joint_states"))
-            time.sleep(2.0)
-            assert (len(listener.get("/joint_states")) - count) / (time.monotonic() - start) >= 50.0
+        with NodeThreads([listener.node], context):
+            processes.start()
+            assert wait_for(lambda: len(listener.get("/joint_states")) > 10, timeout=120)
+            count = len(listener.get("/joint_states"))
+            assert wait_for(lambda: len(listener.get("/joint_states")) >= count + 100, timeout=120), "joint states keep coming"
             assert listener.get("/joint_states")[-1].position[0] == pytest.approx(1.0, abs=0.01)
             assert emulator.peek("torque_enable") == 1
             emulator.overheat()
             assert wait_for(
-                lambda: any(s.level == DiagnosticStatus.ERROR for s in statuses(listener, "elbow_driver: elbow")), timeout=4
+                lambda: any(s.level == DiagnosticStatus.ERROR for s in statuses(listener, "elbow_driver: elbow")), timeout=30
             )
+            assert processes.stop() == {"elbow_driver": [0]}
         torque_writes = [value for name, value in emulator.writes if name == "torque_enable"]
-        assert torque_writes[-1] == 0, "destroying the node must switch the torque off"
+        assert torque_writes[-1] == 0, "stopping the driver must switch the torque off"
     finally:
+        processes.stop()
         emulator.stop()
 
 
@@ -258,3 +264,43 @@ def test_sigint_shuts_a_node_process_down_cleanly():
             process.kill()
     assert process.returncode == 0, output.decode()
     assert b"Traceback" not in output
+
+
+def test_face_renderer_publishes_the_compressed_image_that_decodes_to_the_raw_one(context):
+    renderer = FaceRendererNode(context=context, parameter_overrides=[Parameter("size", value=96), Parameter("mesh_rate", value=0.0),
+                                                                      Parameter("jpeg_quality", value=95)])
+    raw = Listener(context, {"/face/image": Image}, LATEST)
+    compressed = Listener(context, {"/face/image/compressed": CompressedImage})
+    with NodeThreads([renderer, raw.node, compressed.node], context):
+        assert wait_for(lambda: raw.get("/face/image") and compressed.get("/face/image/compressed"))
+    image, jpeg = raw.get("/face/image")[-1], compressed.get("/face/image/compressed")[-1]
+    assert jpeg.format == "rgb8; jpeg compressed bgr8" and jpeg.header.frame_id == "head"
+    decoded = cv2.imdecode(np.frombuffer(bytes(jpeg.data), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3)
+    assert decoded.shape == pixels.shape
+    assert np.abs(decoded.astype(int) - pixels).mean() < 4.0, "the neutral face both times (JPEG loses a little)"
+
+
+def test_face_renderer_eases_to_neutral_while_the_generator_is_silent_and_blends_back(context):
+    renderer = FaceRendererNode(context=context, parameter_overrides=[
+        Parameter("size", value=64), Parameter("mesh_rate", value=0.0), Parameter("silence_timeout", value=0.2), Parameter("ease_time", value=0.4)])
+    listener = Listener(context, {"/diagnostics": DiagnosticArray})
+    expressions = listener.node.create_publisher(Float32MultiArray, "/face/expression", STREAM)
+    sending = threading.Event()
+
+    def send():
+        if sending.is_set():
+            expressions.publish(Float32MultiArray(data=[2.0] * 50))
+
+    listener.node.create_timer(0.04, send)
+    with NodeThreads([renderer, listener.node], context):
+        sending.set()
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(2.0), timeout=30)
+        sending.clear()
+        assert wait_for(lambda: 0.0 < renderer.expression[0] < 2.0, timeout=30), "eases instead of freezing"
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(0.0, abs=1e-6), timeout=30)
+        assert wait_for(lambda: any("easing to neutral" in s.message for s in statuses(listener, "face_renderer: face")), timeout=30)
+        sending.set()
+        assert wait_for(lambda: 0.0 < renderer.expression[0] < 2.0, timeout=30), "blends back instead of jumping"
+        assert wait_for(lambda: renderer.expression[0] == pytest.approx(2.0), timeout=30)
+    assert renderer.face_input.silences == 1

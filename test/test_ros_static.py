@@ -17,6 +17,7 @@ from paindiffusion_ros.nodes.face_renderer import FaceRendererNode
 from paindiffusion_ros.nodes.operator_console import OperatorConsoleNode
 from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.stimulus_mapper import StimulusMapperNode
+from paindiffusion_ros.session.demo import PROJECT_TOPICS, RECORDED_TOPICS, UNRECORDED_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = ROOT / "launch" / "bringup.launch.py"
@@ -125,7 +126,36 @@ def declared_arguments() -> dict[str, str]:
 
 
 def test_launch_declares_the_documented_arguments():
-    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record", "console"} <= set(declared_arguments())
+    assert {"hardware", "port", "model", "params_file", "display", "rviz", "record", "robot_state_publisher", "console"} <= set(declared_arguments())
+    assert declared_arguments()["robot_state_publisher"] == "auto", "a plain pip set-up has no robot_state_publisher"
+
+
+def launch_function(name: str) -> ast.FunctionDef:
+    return next(f for f in launch_tree().body if isinstance(f, ast.FunctionDef) and f.name == name)
+
+
+def test_launch_checks_the_params_file_and_optional_packages_with_clear_messages():
+    """launch is not installed here: the checks are read from the source."""
+    source = ast.unparse(launch_function("project_nodes"))
+    assert "is_file()" in source and "does not exist" in source
+    source = ast.unparse(launch_function("robot_state_publisher"))
+    assert "installed('robot_state_publisher')" in source and "LogInfo" in source and "RuntimeError" in source
+    assert "installed('rviz2')" in ast.unparse(launch_function("rviz"))
+
+
+def test_launch_respawns_as_fast_as_the_process_runner_and_ships_the_dds_profile():
+    from paindiffusion_ros.session.processes import RESPAWN_DELAY_S, dds_profile_env
+
+    constants = {s.targets[0].id: s.value for s in launch_tree().body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+    assert ast.literal_eval(constants["RESPAWN_DELAY_S"]) == RESPAWN_DELAY_S
+    assert (ROOT / "config" / "fastdds.xml").is_file()
+    assert "fastdds.xml" in ast.unparse(launch_function("dds_profile"))
+    env = dds_profile_env({})
+    assert list(env) == ["FASTDDS_DEFAULT_PROFILES_FILE"], "one variable: Fast DDS 3 would load a file named by both twice"
+    assert Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]) == ROOT / "config" / "fastdds.xml"
+    assert list(dds_profile_env({"ROS_DISTRO": "jazzy"})) == ["FASTRTPS_DEFAULT_PROFILES_FILE"]
+    assert dds_profile_env({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"}) == {}
+    assert dds_profile_env({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == {}
 
 
 def test_node_arguments_left_unset_keep_the_params_file_values():
@@ -154,11 +184,13 @@ def test_yaml_keys_name_only_project_nodes():
     assert {key.split("/")[-1] for key in keys} == set(NODE_CLASSES)
 
 
-def test_recorded_topics_are_exactly_what_the_nodes_publish(nodes_from_yaml):
+def test_recorded_topics_are_exactly_what_the_nodes_publish_but_the_raw_image(nodes_from_yaml):
     published = {
         publisher.topic_name for node in nodes_from_yaml.values() for publisher in node.publishers
     } - INFRASTRUCTURE_TOPICS
-    assert set(recorded_topics()) == published
+    assert set(PROJECT_TOPICS) == published
+    assert set(recorded_topics()) == published - UNRECORDED_TOPICS == set(RECORDED_TOPICS)
+    assert UNRECORDED_TOPICS == {"/face/image"}, "bags record /face/image/compressed instead of the raw frames"
 
 
 def test_urdf_joint_matches_the_driver_and_has_the_marker_frame():

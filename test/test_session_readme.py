@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 from paindiffusion_ros.session import params_doc
-from paindiffusion_ros.session.demo import PROJECT_TOPICS
+from paindiffusion_ros.session.demo import PROJECT_TOPICS, RECORDED_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -45,4 +45,4 @@ def test_topic_lists_agree_everywhere():
     documented = table_topics((ROOT / "docs" / "topics.md").read_text())
     assert set(documented) == set(PROJECT_TOPICS)
     assert all(PROJECT_TOPICS[t].replace("/msg/", "/") == documented[t] for t in documented)
-    assert recorded_by_launch() == set(PROJECT_TOPICS)
+    assert recorded_by_launch() == set(RECORDED_TOPICS)

@@ -116,6 +116,34 @@ def test_records_known_messages_readable_by_rosbags_and_mcap(context, tmp_path):
     assert positions == pytest.approx([0.01 * i for i in range(N)])
 
 
+def test_a_paused_recorder_keeps_only_latched_topics_until_resumed(context, tmp_path):
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    latched_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    pub_node = rclpy.create_node("paused_publisher", context=context)
+    names = pub_node.create_publisher(String, "/names", latched_qos)
+    values = pub_node.create_publisher(Float32, "/values", 10)
+    recorder = BagRecorder(tmp_path / "bag", ["/names", "/values"], context=context, paused=True)
+    executor = SingleThreadedExecutor(context=context)
+    for node in (pub_node, recorder):
+        executor.add_node(node)
+    assert spin_until(executor, lambda: len(recorder.recording) == 2 and values.get_subscription_count() and names.get_subscription_count())
+    names.publish(String(data="a,b"))
+    for i in range(5):
+        values.publish(Float32(data=float(i)))
+    assert spin_until(executor, lambda: recorder.counts["/names"] == 1 and recorder.skipped == 5)
+    recorder.resume()
+    for i in range(5, 8):
+        values.publish(Float32(data=float(i)))
+    assert spin_until(executor, lambda: recorder.counts["/values"] == 3), recorder.counts
+    recorder.destroy_node()
+    pub_node.destroy_node()
+    executor.shutdown()
+    with AnyReader([tmp_path / "bag"]) as reader:
+        data = [reader.deserialize(raw, c.msgtype).data for c, _, raw in reader.messages() if c.topic == "/values"]
+    assert data == [5.0, 6.0, 7.0], "nothing from before resume() but the latched topic"
+
+
 RECORDER_SCRIPT = "from paindiffusion_ros.session.recorder import main; raise SystemExit(main())"
 
 

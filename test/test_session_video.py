@@ -25,9 +25,12 @@ def header(t_ns: int):
     return Header(stamp=Time(sec=t_ns // S, nanosec=t_ns % S), frame_id="x")
 
 
-def write_bag(path: Path, seconds: float = 3.0, start_ns: int = 1_700_000_000 * S) -> None:
-    """A small session: 10 Hz coloured 'faces', 50 Hz angle ramp, stimulus and PSPI."""
+def write_bag(path: Path, seconds: float = 3.0, start_ns: int = 1_700_000_000 * S, compressed: bool = True) -> None:
+    """A small session: 10 Hz coloured 'faces' (JPEG on /face/image/compressed, or raw rgb8 on
+    /face/image), 50 Hz angle ramp, stimulus and PSPI."""
     Image = STORE.types["sensor_msgs/msg/Image"]
+    CompressedImage = STORE.types["sensor_msgs/msg/CompressedImage"]
+    image_topic, image_type = ("/face/image/compressed", CompressedImage) if compressed else ("/face/image", Image)
     JointState = STORE.types["sensor_msgs/msg/JointState"]
     Temperature = STORE.types["sensor_msgs/msg/Temperature"]
     Float32 = STORE.types["std_msgs/msg/Float32"]
@@ -35,7 +38,7 @@ def write_bag(path: Path, seconds: float = 3.0, start_ns: int = 1_700_000_000 * 
         conns = {
             name: writer.add_connection(name, msgtype, typestore=STORE)
             for name, msgtype in [
-                ("/face/image", "sensor_msgs/msg/Image"),
+                (image_topic, image_type.__msgtype__),
                 ("/joint_states", "sensor_msgs/msg/JointState"),
                 ("/pain/stimulus", "sensor_msgs/msg/Temperature"),
                 ("/pain/pspi", "std_msgs/msg/Float32"),
@@ -57,11 +60,15 @@ def write_bag(path: Path, seconds: float = 3.0, start_ns: int = 1_700_000_000 * 
             if i % 5 == 0:
                 rgb = np.zeros((32, 32, 3), np.uint8)
                 rgb[:] = COLORS[min(int(i / 50), 2)]
-                img = Image(
-                    header=header(t), height=32, width=32, encoding="rgb8", is_bigendian=0, step=96,
-                    data=rgb.reshape(-1),
-                )
-                writer.write(conns["/face/image"], t, STORE.serialize_cdr(img, Image.__msgtype__))
+                if compressed:
+                    jpeg = cv2.imencode(".jpg", rgb[..., ::-1])[1].reshape(-1)
+                    img = CompressedImage(header=header(t), format="rgb8; jpeg compressed bgr8", data=jpeg)
+                else:
+                    img = Image(
+                        header=header(t), height=32, width=32, encoding="rgb8", is_bigendian=0, step=96,
+                        data=rgb.reshape(-1),
+                    )
+                writer.write(conns[image_topic], t, STORE.serialize_cdr(img, image_type.__msgtype__))
 
 
 def read_frames(path: Path) -> list[np.ndarray]:
@@ -76,8 +83,9 @@ def read_frames(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def test_video_frames_follow_the_bag_timeline(tmp_path):
-    write_bag(tmp_path / "bag")
+@pytest.mark.parametrize("compressed", [True, False], ids=["compressed", "raw"])
+def test_video_frames_follow_the_bag_timeline(tmp_path, compressed):
+    write_bag(tmp_path / "bag", compressed=compressed)
     config = SessionVideoConfig(height=120, plot_width=200, window=2.0)
     count = write_session_video(tmp_path / "bag", tmp_path / "session.mp4", config, progress=False)
     # images span 0 … 2.9 s → frames at 0, 0.04, … 2.88 s

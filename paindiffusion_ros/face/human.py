@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
+import numba
 import numpy as np
 
 from . import assets, au_map, facs, raster
@@ -26,7 +27,7 @@ from .appearance import Appearance, identity_targets, macro_targets
 from .assets import AssetError
 from .binding import BUILTIN_FACS
 from .geometry import axis_angle_to_matrix
-from .models import blend, check_parameters
+from .models import check_parameters
 from .skin import hair_coverage, paint_surface
 
 NECK_CUT = 0.545
@@ -43,9 +44,9 @@ as eyeliner at this scale and are left out)."""
 SIDE_MASK_WIDTH = 0.012
 """Width (m) of the smooth blend across the midline when a midline target is split by side."""
 TONGUE_ON_JAW = 0.9
+"""Fraction of the jaw's rotation the tongue follows (its bones hang under the jaw)."""
 HAIR_THICKNESS = 0.005
 """How far (m) short hair stands off the scalp where it covers it fully."""
-"""Fraction of the jaw's rotation the tongue follows (its bones hang under the jaw)."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,24 @@ def head_mesh() -> HeadMesh:
     quad_uvs = np.concatenate([quad_uvs, quad_uvs[lashes][:, ::-1]])
     quad_material = np.concatenate([quad_material, quad_material[lashes]])
     tris, tri_uvs, tri_material = _triangulate(quads, quad_uvs, quad_material)
+    order = _screen_order(mesh.vertices[tris].mean(axis=1))
+    tris, tri_uvs, tri_material = tris[order], tri_uvs[order], tri_material[order]
     vertex_ids, inverse = np.unique(tris, return_inverse=True)
     faces = inverse.reshape(-1, 3).astype(np.int32)
     corner_uvs = mesh.uvs[tri_uvs].astype(np.float32)
     return HeadMesh(vertex_ids, faces, tri_material, corner_uvs)
+
+
+def _screen_order(centroids: np.ndarray, cell: float = 0.001) -> np.ndarray:
+    """Triangle order along a Z-order (Morton) curve over the frontal view (x, y of the
+    centroids on ``cell``-sized cells): triangles drawn one after another then touch
+    neighbouring pixels, so the rasteriser's depth and id buffers stay in cache."""
+    cells = np.floor((centroids[:, :2] - centroids[:, :2].min(axis=0)) / cell).astype(np.int64)
+    cells[:, 1] = cells[:, 1].max() - cells[:, 1]  # image rows run down
+    code = np.zeros(len(cells), np.int64)
+    for bit in range(16):
+        code |= ((cells[:, 0] >> bit) & 1) << (2 * bit) | ((cells[:, 1] >> bit) & 1) << (2 * bit + 1)
+    return np.argsort(code, kind="stable")
 
 
 def _dense(target: tuple[np.ndarray, np.ndarray], lookup: np.ndarray) -> np.ndarray:
@@ -142,6 +157,36 @@ def _crop_lookup(vertex_ids: np.ndarray) -> np.ndarray:
     lookup = np.full(len(assets.load_base_mesh().vertices), -1, np.int64)
     lookup[vertex_ids] = np.arange(len(vertex_ids))
     return lookup
+
+
+@dataclass(frozen=True)
+class SparseBasis:
+    """A ``(K, N)`` linear basis kept as its non-zero entries row by row (CSR): a frame
+    touches only what the channels with a non-zero weight move (~18 % of the dense face
+    basis, which a rendered frame would otherwise stream from memory)."""
+
+    start: np.ndarray  # (K+1,) int64: row k's entries are start[k]:start[k+1]
+    index: np.ndarray  # (nnz,) int32 column of each entry
+    value: np.ndarray  # (nnz,) float32
+
+    @classmethod
+    def from_dense(cls, basis: np.ndarray) -> "SparseBasis":
+        rows, columns = np.nonzero(basis)
+        start = np.searchsorted(rows, np.arange(basis.shape[0] + 1)).astype(np.int64)
+        return cls(start, columns.astype(np.int32), basis[rows, columns].astype(np.float32))
+
+    def add_to(self, weights: np.ndarray, out: np.ndarray) -> None:
+        """``out += weights @ basis`` (``out`` flat, float32)."""
+        _add_rows(np.ascontiguousarray(weights, np.float32), self.start, self.index, self.value, out)
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _add_rows(weights, start, index, value, out):
+    for k in range(weights.shape[0]):
+        weight = weights[k]
+        if weight != 0.0:
+            for i in range(start[k], start[k + 1]):
+                out[index[i]] += weight * value[i]
 
 
 def expression_basis(vertex_ids: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -202,14 +247,15 @@ class HumanFace:
         jaw[on_tongue] = np.maximum(jaw[on_tongue], TONGUE_ON_JAW)
         self._jaw_weights = jaw.astype(np.float32)[:, None]
         self._jawed = np.flatnonzero(jaw > 0)
-        self._basis = expression_basis(head.vertex_ids, self.rest)
+        self._basis = SparseBasis.from_dense(expression_basis(head.vertex_ids, self.rest))
         self.surface = paint_surface(self, head, anatomy)
         self.vertex_colors = self.surface.vertex_colors
         self.regions = self.surface.regions
 
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
         e, j = check_parameters(expression, jaw_pose, facs.EXPRESSION_DIM)
-        v = self.rest + blend(e, self._basis).reshape(-1, 3)
+        v = self.rest.copy()
+        self._basis.add_to(e, v.reshape(-1))
         j = j.astype(np.float64)
         j[0] = max(float(j[0]), au_map.jaw_opening(e))
         if np.any(j):

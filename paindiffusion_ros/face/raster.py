@@ -1,8 +1,9 @@
 """Numba-compiled z-buffer rasteriser kernels (one core, compiled once and cached on disk).
 
-Triangles are scan-converted over their bounding boxes with edge functions and a
-top-left-free inclusive test (Pineda 1988); the visible surface per pixel is kept by
-depth. Shading is deferred: the raster pass stores the triangle id and two barycentric
+Triangles are scan-converted row by row with edge functions (Pineda 1988): each row of
+a triangle's bounding box is cut to the span of pixel centres where all three edge
+functions are non-negative (inclusive, no top-left rule), so no pixel outside the
+triangle is visited; the visible surface per pixel is kept by depth. Shading is deferred: the raster pass stores the triangle id and two barycentric
 weights, and the shading pass interpolates vertex normals and colours (Phong 1975) for
 each covered pixel once, so overdraw costs no lighting.
 """
@@ -45,6 +46,11 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return normals
 
 
+FAR = 1e30
+"""Stands in for an unbounded span end and is the depth of empty pixels (fastmath code must
+not meet infinities)."""
+
+
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id: np.ndarray,
               bary: np.ndarray, cull_back: bool) -> None:
@@ -72,29 +78,52 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, depth: np.ndarray, face_id:
         if xmin > xmax or ymin > ymax:
             continue
         inv = 1.0 / area
-        # Barycentrics are affine in the pixel centre: step them along each row.
+        # Barycentrics are affine in the pixel centre: w_i = a_i x + b_i y + c_i (w2 = 1 - w0 - w1).
         a0, b0, c0 = (y1 - y2) * inv, (x2 - x1) * inv, (x1 * y2 - x2 * y1) * inv
         a1, b1, c1 = (y2 - y0) * inv, (x0 - x2) * inv, (x2 * y0 - x0 * y2) * inv
+        # Each edge bounds the rows' spans on the left (where w_i grows with x) or on the
+        # right; a horizontal edge bounds the rows instead. Row ends are x = x_e + y dx_e.
+        lx0, ldx0, rx0, rdx0, ymin, ymax = _edge(x1, y1, x2, y2, y0, a0, ymin, ymax)
+        lx1, ldx1, rx1, rdx1, ymin, ymax = _edge(x2, y2, x0, y0, y1, a1, ymin, ymax)
+        lx2, ldx2, rx2, rdx2, ymin, ymax = _edge(x0, y0, x1, y1, y2, -a0 - a1, ymin, ymax)
         for py in range(ymin, ymax + 1):
             cy = py + 0.5
-            cx = xmin + 0.5
-            w0 = a0 * cx + b0 * cy + c0
-            w1 = a1 * cx + b1 * cy + c1
-            inside = False
-            for px in range(xmin, xmax + 1):
-                w2 = 1.0 - w0 - w1
-                if w0 >= 0.0 and w1 >= 0.0 and w2 >= 0.0:
-                    inside = True
-                    z = w0 * z0 + w1 * z1 + w2 * z2
-                    if z < depth[py, px]:
-                        depth[py, px] = z
-                        face_id[py, px] = f
-                        bary[py, px, 0] = w0
-                        bary[py, px, 1] = w1
-                elif inside:
-                    break  # a triangle's row span is convex: past its right edge
-                w0 += a0
-                w1 += a1
+            lo = max(xmin + 0.5, lx0 + cy * ldx0, lx1 + cy * ldx1, lx2 + cy * ldx2)
+            hi = min(xmax + 0.5, rx0 + cy * rdx0, rx1 + cy * rdx1, rx2 + cy * rdx2)
+            r0 = b0 * cy + c0
+            r1 = b1 * cy + c1
+            for px in range(int(np.ceil(lo - 0.5)), int(np.floor(hi - 0.5)) + 1):
+                cx = px + 0.5
+                w0 = a0 * cx + r0
+                w1 = a1 * cx + r1
+                z = w0 * z0 + w1 * z1 + (1.0 - w0 - w1) * z2
+                if z < depth[py, px]:
+                    depth[py, px] = z
+                    face_id[py, px] = f
+                    bary[py, px, 0] = w0
+                    bary[py, px, 1] = w1
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _edge(xa: float, ya: float, xb: float, yb: float, y_opposite: float, a: float, ymin: int, ymax: int) -> tuple:
+    """The edge a–b as a row bound: ``(left x at y=0, left dx/dy, right x, right dx/dy, ymin,
+    ymax)``, the side it does not bound set to ±FAR; ``a`` is dw/dx of the barycentric
+    that vanishes on it. The line is computed from its endpoints in a fixed order, so two
+    triangles sharing the edge cut their rows at exactly the same x (no gaps, inclusive
+    ends). A horizontal edge narrows the rows ``ymin…ymax`` to the opposite vertex's side."""
+    if ya == yb:
+        if y_opposite > ya:
+            ymin = max(ymin, int(np.ceil(ya - 0.5)))
+        else:
+            ymax = min(ymax, int(np.floor(ya - 0.5)))
+        return -FAR, 0.0, FAR, 0.0, ymin, ymax
+    if yb < ya or (yb == ya and xb < xa):
+        xa, ya, xb, yb = xb, yb, xa, ya
+    slope = (xb - xa) / (yb - ya)
+    x = xa - ya * slope
+    if a > 0.0:
+        return x, slope, FAR, 0.0, ymin, ymax
+    return -FAR, 0.0, x, slope, ymin, ymax
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)

@@ -6,11 +6,14 @@ llvmpipe through EGL, single-threaded, wrap-Lambert shader, 126/91/57 (similar a
 it needs the system's Mesa EGL libraries, which pip cannot install); OpenCV's painter's
 algorithm (flat shading, no z-buffer; timed in ``benchmarks/bench_render.py``) 60/64/77
 on a FLAME-size mesh. PyTorch3D has no wheel for this platform. The numba kernels need
-nothing outside PyPI and run 3x faster than the 25 fps target at 512×512.
+nothing outside PyPI; the textured human face renders 512×512 at ~115 fps of one core's
+CPU time (``shade.py``), 4.5x the 25 fps the node needs.
 """
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Optional
 
@@ -60,6 +63,35 @@ LIGHT = np.array([0.35, 0.45, 1.0], np.float32) / np.linalg.norm([0.35, 0.45, 1.
 VIEW = np.array([0.0, 0.0, 1.0], np.float32)
 
 
+class StageClock:
+    """Thread CPU time of each stage of a frame (``FaceRenderer.render(..., clock=)``), for
+    ``benchmarks/bench_render.py``: ``times[stage]`` lists milliseconds, one per frame."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self._last = time.thread_time()
+
+    def start(self) -> None:
+        self._last = time.thread_time()
+
+    def lap(self, stage: str) -> None:
+        """Close ``stage``: the time since the last lap (or ``start``)."""
+        now = time.thread_time()
+        self.times[stage].append(1000.0 * (now - self._last))
+        self._last = now
+
+
+class _NoClock(StageClock):
+    def start(self) -> None:
+        pass
+
+    def lap(self, stage: str) -> None:
+        pass
+
+
+NO_CLOCK = _NoClock()
+
+
 class Renderer:
     """Rasterise triangle meshes seen from +z (looking down -z) into ``(H,W,3) uint8`` RGB.
 
@@ -88,6 +120,10 @@ class Renderer:
         self._depth = np.empty((height, width), np.float32)
         self._face_id = np.empty((height, width), np.int32)
         self._bary = np.empty((height, width, 2), np.float32)
+        self._spec_table = shade.specular_table(c.shininess)
+        self._edges = shade.edge_buffers(width)
+        self._groove: Optional[np.ndarray] = None
+        self._groove_surface: Optional["Surface"] = None
 
     def project(self, vertices: np.ndarray) -> np.ndarray:
         """Pixel x, pixel y (down) and camera depth of each vertex, (V,3) float32 (in
@@ -103,7 +139,7 @@ class Renderer:
     def rasterize(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Visible triangle per pixel: ``(depth, face_id (-1 = background), barycentrics)``."""
         faces = _check_faces(faces, len(vertices))
-        self._depth.fill(np.inf)
+        self._depth.fill(raster.FAR)
         self._face_id.fill(-1)
         raster.rasterize(self.project(vertices), faces, self._depth, self._face_id, self._bary,
                          self.config.cull_back_faces)
@@ -128,24 +164,42 @@ class Renderer:
 
 
     def render_surface(self, vertices: np.ndarray, faces: np.ndarray, surface: "Surface",
-                       wrinkle_weights: np.ndarray) -> np.ndarray:
+                       wrinkle_weights: np.ndarray, clock: StageClock = NO_CLOCK) -> np.ndarray:
         """Textured, material-shaded RGB image of the human face (``shade.py``), edges anti-aliased."""
         vertices = np.ascontiguousarray(vertices, np.float32)
         _, face_id, bary = self.rasterize(vertices, faces)
+        clock.lap("rasterise")
         normals = raster.vertex_normals(vertices, faces)
+        clock.lap("normals")
         occlusion = np.empty(len(vertices), np.float32)
         shade.occlusion(vertices, normals, surface.neighbour_start, surface.neighbours, OCCLUSION_SCALE, occlusion)
+        clock.lap("occlusion")
+        groove = self._groove_map(surface, wrinkle_weights)
+        clock.lap("wrinkle map")
         image = np.empty(face_id.shape + (3,), np.uint8)
         c = self.config
         light = np.array([c.ambient, c.wrap, c.specular, c.shininess], np.float32)
         shade.shade_human(face_id, bary, faces, surface.material, surface.neck, surface.corner_tex, normals, surface.anatomy,
-                          occlusion, surface.albedo, surface.wrinkles,
-                          np.ascontiguousarray(wrinkle_weights, np.float32), surface.colours, surface.eye_centres,
-                          surface.mouth_front_z, light, self._background, image)
-        shade.antialias(face_id, surface.material, self._depth, image, np.empty_like(image))
+                          occlusion, surface.albedo, groove, surface.colours, surface.eye_centres, surface.mouth_front_z,
+                          light, self._spec_table, self._background, self._depth, image, self._edges)
+        clock.lap("shade + edge filter")
         if self._scale > 1:
-            return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            clock.lap("downsample")
         return image
+
+
+    def _groove_map(self, surface: "Surface", wrinkle_weights: np.ndarray) -> np.ndarray:
+        """This frame's wrinkle depth per texel (``shade.groove_map``), kept between frames:
+        only the texels under some wrinkle map are rewritten."""
+        if self._groove_surface is not surface:
+            self._groove = np.zeros(surface.albedo.shape[:2], np.uint8)
+            self._groove_surface = surface
+        weights = np.ascontiguousarray(wrinkle_weights, np.float32)
+        if weights.shape != (surface.wrinkle_depths.shape[1],):
+            raise ValueError(f"expected {surface.wrinkle_depths.shape[1]} wrinkle weights, got shape {weights.shape}")
+        shade.groove_map(surface.wrinkle_texels, surface.wrinkle_depths, weights, self._groove)
+        return self._groove
 
 
 def _check_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -179,10 +233,14 @@ class FaceRenderer:
         camera, aspect = framed(face, config or RenderConfig(), region)
         self.renderer = Renderer(size, camera, aspect)
 
-    def render(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
-        """RGB frame of the face with these expression coefficients and jaw pose."""
+    def render(self, expression: np.ndarray, jaw_pose: np.ndarray, clock: StageClock = NO_CLOCK) -> np.ndarray:
+        """RGB frame of the face with these expression coefficients and jaw pose (``clock``
+        times the human face's stages)."""
+        clock.start()
         vertices = self.face.vertices(expression, jaw_pose)
         surface = getattr(self.face, "surface", None)
         if surface is not None:
-            return self.renderer.render_surface(vertices, self.face.faces, surface, wrinkle_weights(expression))
+            weights = wrinkle_weights(expression)
+            clock.lap("blendshapes + jaw")
+            return self.renderer.render_surface(vertices, self.face.faces, surface, weights, clock)
         return self.renderer.render(vertices, self.face.faces, self.face.vertex_colors)

@@ -78,6 +78,8 @@ class Surface:
     corner_tex: np.ndarray  # (F,3,2) float32 texel coordinates (x may pass TEX_W across the back seam)
     albedo: np.ndarray  # (H,W,4) uint8: sRGB albedo + gloss
     wrinkles: np.ndarray  # (H,W,K) uint8 groove depth per wrinkle map
+    wrinkle_texels: np.ndarray  # (N,) int32 flat indices of the texels where any wrinkle map is non-zero
+    wrinkle_depths: np.ndarray  # (N,K) uint8 the wrinkle maps at those texels (what a frame re-weights)
     material: np.ndarray  # (F,) uint8
     neck: np.ndarray  # (F,) bool: skin reaching below shade.GOWN_TOP, where the gown's neckline is tested
     neighbour_start: np.ndarray  # (V+1,) int64 CSR adjacency for the per-frame occlusion
@@ -423,6 +425,8 @@ def paint_surface(face: "HumanFace", head: "HeadMesh", anatomy: np.ndarray) -> S
     # Occlusion on the skin only: helper parts (eyes, teeth, lashes) are separate shells.
     start, neighbours = neighbour_lists(head.faces[head.material <= MOUTH], len(rest))
     neck = (head.material == SKIN) & (anatomy[head.faces, 1].min(axis=1) < shade.GOWN_TOP)
-    return Surface(tex, albedo, wrinkles, head.material, neck, start, neighbours, anatomy,
+    wrinkle_texels = np.flatnonzero(wrinkles.any(axis=2)).astype(np.int32)
+    wrinkle_depths = wrinkles.reshape(-1, len(WRINKLES))[wrinkle_texels]
+    return Surface(tex, albedo, wrinkles, wrinkle_texels, wrinkle_depths, head.material, neck, start, neighbours, anatomy,
                    colours, eyes, float(anatomy[teeth, 2].max()) + 0.004,
                    vertex_colors, regions)

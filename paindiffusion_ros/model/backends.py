@@ -11,8 +11,7 @@ import torch
 from .checkpoint import Checkpoint
 from .edm import EDMPrecond
 from .guidance import GuidedDenoiser
-
-BACKENDS: tuple[str, ...] = ("torch", "onnx")
+from .settings import BACKENDS  # noqa: F401  (defined torch-free for the node's parameter declarations)
 _log = logging.getLogger(__name__)
 
 GuidedStep = Callable[..., torch.Tensor]

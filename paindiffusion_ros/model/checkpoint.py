@@ -6,7 +6,7 @@ the latent normalisation (per-channel mean, scale, jaw scale; or, with ``kind``
 ``official-jaw-first``, the authors' jaw-first [-1, 1] latent), optionally the
 ``sampling`` the model must be streamed with (an imported model: the authors' settings)
 and free-form training information. Every problem loading one raises ``CheckpointError``
-naming it.
+naming it (it and the checks of ``config.json`` live in the torch-free ``checkpoint_meta``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any, Optional
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-
 from torch import nn
 
 from ..face.binding import FaceBinding, get_binding
+from .checkpoint_meta import CONFIG_FILE, FORMAT, FORMAT_VERSION, CheckpointError, read_meta
 from .chunk_stream import ChunkStreamConfig
 from .config import ModelConfig, NetworkConfig, config_from_dict
 from .network import TemporalUNet
@@ -35,14 +35,7 @@ from .official_network import OfficialUNet1D
 Normalization = LatentNormalization | JawFirstLatent
 
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 ONNX_FILE = "denoiser.onnx"
-FORMAT = "paindiffusion-checkpoint"
-FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint directory that cannot be used; the message names the file and the problem."""
 
 
 @dataclass
@@ -104,7 +97,7 @@ def load_checkpoint(directory: str | Path, expected_binding: FaceBinding | str |
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint directory {directory} does not exist")
-    meta = _read_meta(directory / CONFIG_FILE)
+    meta = read_meta(directory / CONFIG_FILE)
     try:
         config = config_from_dict(meta["model"])
         normalization = normalization_from_dict(meta["normalization"])
@@ -125,15 +118,6 @@ def load_checkpoint(directory: str | Path, expected_binding: FaceBinding | str |
     net.eval()
     training = meta.get("training", {})
     return Checkpoint(directory, net, config, normalization, binding, training if isinstance(training, dict) else {}, sampling)
-
-
-def read_face_binding(directory: str | Path) -> Optional[FaceBinding]:
-    """The face binding a checkpoint directory records, without loading it; None when it cannot
-    be read (``load_checkpoint`` then names the problem)."""
-    try:
-        return get_binding(_read_meta(Path(directory) / CONFIG_FILE)["face_binding"])
-    except (CheckpointError, ValueError, TypeError):
-        return None
 
 
 def _sampling(data: Any, config: NetworkConfig) -> Optional[ChunkStreamConfig]:
@@ -161,26 +145,6 @@ def _check_latent(config: NetworkConfig, normalization: Normalization, binding: 
         raise ValueError(f"the normalisation decodes {frame_dim} values per frame but face binding {binding.name!r} has {binding.latent_dim}")
     if normalization.latent_dim != config.latent_dim:
         raise ValueError(f"the normalisation encodes {normalization.latent_dim} latent values but the network takes {config.latent_dim}")
-
-
-def _read_meta(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} is missing")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a {FORMAT} config (missing or wrong 'format')")
-    if meta.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unsupported checkpoint version {meta.get('version')!r} (expected {FORMAT_VERSION})")
-    for key in ("model", "face_binding", "normalization"):
-        if key not in meta:
-            raise CheckpointError(f"{path}: missing key {key!r}")
-    for key in ("model", "normalization"):
-        if not isinstance(meta[key], dict):
-            raise CheckpointError(f"{path}: {key!r} must be a JSON object, got {type(meta[key]).__name__}")
-    return meta
 
 
 def _load_weights(net: nn.Module, path: Path) -> None:

@@ -7,8 +7,7 @@ from typing import Optional
 
 import torch
 
-EMOTIONS: tuple[str, ...] = ("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
-"""Emotion classes ℰ, in index order."""
+from .settings import EMOTIONS  # noqa: F401  (defined torch-free for the node's parameter declarations)
 
 CONDITION_NAMES: tuple[str, ...] = ("emotion", "expressiveness", "stimulus")
 """Order of the columns of ``Conditions.keep`` and of the guidance strengths."""

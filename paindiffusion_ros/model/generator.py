@@ -1,93 +1,52 @@
 """``PainGenerator``: the run-time face generator consumed by the ROS node, ``generate`` and ``eval``.
 
-It loads a checkpoint, builds the guided denoiser on the chosen runtime, drives the
-diffusion-forcing stream and decodes its latent frames to expression ψ (50) and jaw pose
-(3, radians) at 25 Hz.
+It loads a checkpoint, builds the guided denoiser on the chosen runtime, drives a stream
+and decodes its latent frames to expression ψ (the face binding's 50, or 100 for
+``flame-emoca-100``) and jaw pose (3, radians) at 25 Hz. The stream is the project's
+diffusion-forcing stream (``stream.DiffusionForcingStream``, geometry from the
+``GeneratorConfig``), or, for a checkpoint that records its ``sampling`` (a model imported
+from the authors, ``official_import.py``), their chunked sampler (``chunk_stream.ChunkStream``,
+geometry from the checkpoint: the config's window, context, horizon, steps and uncertainty
+do not apply to it). Both snapshot and restore their state, so ``realtime.GenerationWorker``
+re-plans either; its unit is the stream's ``horizon`` (one 4-frame token by default, the
+24 frames of one call for an imported model).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
 import torch
 
 from ..face.binding import FaceBinding
-from ..paths import package_path
-from .backends import BACKENDS, make_backend
+from .backends import make_backend
 from .checkpoint import load_checkpoint
-from .chunk_stream import ChunkStream
-from .conditions import EMOTIONS, emotion_index
-from .stream import DiffusionForcingStream, StreamConfig
-
-FPS = 25
-DEFAULT_MODEL_NAME = "paindiffusion-default"
-
-
-@dataclass(frozen=True)
-class GeneratorConfig(StreamConfig):
-    """Run-time settings of the generator; the ROS node declares one parameter per field."""
-
-    model: str = field(default="", metadata={"help": "checkpoint directory; empty = the shipped models/paindiffusion-default"})
-    backend: str = field(default="onnx", metadata={"help": "runtime of the denoiser", "choices": BACKENDS})
-    device: str = field(default="cpu", metadata={"help": "compute device", "choices": ("cpu", "cuda")})
-    threads: int = field(default=1, metadata={"help": "CPU threads for inference (0 = runtime default; 1 is fastest on a shared 2-core CPU)", "range": (0, 256)})
-    guidance_emotion: float = field(default=0.5, metadata={"help": "guidance strength λ of the emotion (eq. 7)", "range": (0.0, 10.0)})
-    guidance_expressiveness: float = field(default=1.0, metadata={"help": "guidance strength λ of the expressiveness (eq. 7)", "range": (0.0, 10.0)})
-    guidance_stimulus: float = field(default=2.0, metadata={"help": "guidance strength λ of the stimulus (eq. 7)", "range": (0.0, 10.0)})
-    expressiveness: float = field(default=2.0, metadata={"help": "pain expressiveness 𝒫, mean PSPI of the patient", "range": (0.0, 16.0)})
-    emotion: str = field(default="neutral", metadata={"help": "emotional state ℰ", "choices": EMOTIONS})
-    seed: int = field(default=0, metadata={"help": "noise seed (same seed → same frames)", "range": (0, 2**31 - 1)})
-
-
-RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {"expressiveness", "emotion", "guidance_emotion", "guidance_expressiveness", "guidance_stimulus", "seed"}
+from .chunk_stream import ChunkSnapshot, ChunkStream
+from .conditions import emotion_index
+from .settings import (  # re-exported: the generator's settings live in settings.py, torch-free
+    DEFAULT_MODEL_NAME,
+    FPS,
+    RUNTIME_FIELDS,
+    GeneratorConfig,
+    check_setting,
+    default_model_dir,
+    resolve_model_dir,
 )
-"""Fields ``PainGenerator.update`` may change while running."""
+from .stream import DiffusionForcingStream, StreamSnapshot
 
+Snapshot = StreamSnapshot | ChunkSnapshot
+"""The state of either stream between two advances (``PainGenerator.snapshot``)."""
 
-def check_setting(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` and ``value`` when it breaks the field's type, range or choices."""
-    fields = {f.name: f for f in dataclasses.fields(GeneratorConfig)}
-    if name not in fields:
-        raise ValueError(f"unknown generator setting {name!r}; known: {', '.join(fields)}")
-    meta, default = fields[name].metadata, fields[name].default
-    if not _same_kind(default, value):
-        raise ValueError(f"{name} = {value!r} has the wrong type (expected {type(default).__name__})")
-    if "choices" in meta and value not in meta["choices"]:
-        raise ValueError(f"{name} = {value!r} is not one of {', '.join(map(str, meta['choices']))}")
-    if "range" in meta:
-        lo, hi = meta["range"]
-        if not (lo <= float(value) <= hi):
-            raise ValueError(f"{name} = {value!r} is outside {lo}…{hi}")
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(default, str):
-        return isinstance(value, str)
-    if isinstance(default, int):
-        return isinstance(value, (int, np.integer))
-    return isinstance(value, (int, float, np.integer, np.floating))
-
-
-def default_model_dir() -> Path:
-    """The shipped checkpoint: ``models/`` of the source tree (editable installs), else the
-    package share directory ``share/paindiffusion/models/`` (colcon installs)."""
-    return package_path("models", DEFAULT_MODEL_NAME)
-
-
-def resolve_model_dir(model: str) -> Path:
-    """``model`` as a path, or the shipped default when empty."""
-    return Path(model).expanduser() if model else default_model_dir()
+__all__ = [
+    "DEFAULT_MODEL_NAME", "FPS", "RUNTIME_FIELDS", "GeneratedChunk", "GeneratorConfig", "PainGenerator", "check_setting",
+    "Snapshot", "default_model_dir", "resolve_model_dir",
+]
 
 
 class GeneratedChunk(NamedTuple):
-    """``horizon`` frames at 25 Hz: expression (h, 50), jaw_pose (h, 3) radians, pspi (h,) or None."""
+    """``horizon`` frames at 25 Hz: expression (h, E: the binding's 50 or 100), jaw_pose (h, 3) radians, pspi (h,) or None."""
 
     expression: np.ndarray
     jaw_pose: np.ndarray
@@ -122,7 +81,23 @@ class PainGenerator:
 
     @property
     def horizon(self) -> int:
+        """New frames per ``advance``: the stream's (an imported model's own, not the config's)."""
         return self._stream.config.horizon
+
+    @property
+    def imported_sampling(self) -> bool:
+        """Whether the stream follows the checkpoint's own sampling (then the config's window,
+        context, horizon, steps and uncertainty are not used)."""
+        return isinstance(self._stream, ChunkStream)
+
+    def describe_stream(self) -> str:
+        """One line naming the stream and its geometry, for logs and diagnostics."""
+        s = self._stream.config
+        if self.imported_sampling:
+            return (f"the model's own sampling: window {s.window}, context {s.context}, {s.horizon} new frames per call, "
+                    f"{s.levels} levels, uncertainty {s.uncertainty:g}, first order (window … uncertainty parameters not used)")
+        return (f"diffusion forcing: window {s.window}, context {s.context}, horizon {s.horizon}, {s.steps} steps, "
+                f"uncertainty {s.uncertainty:g}")
 
     def _apply(self) -> None:
         cfg = self.config
@@ -144,6 +119,16 @@ class PainGenerator:
     def reset(self) -> None:
         """Forget the generated context and restart the noise from the configured seed."""
         self._stream.reset(self.config.seed)
+
+    def snapshot(self) -> Snapshot:
+        """The stream state before the next ``advance`` (``stream.DiffusionForcingStream`` or
+        ``chunk_stream.ChunkStream``: everything their ``advance`` changes)."""
+        return self._stream.snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Return to ``snapshot``: the frames that followed it are generated again by ``advance``,
+        with the same noise and the current stimulus and settings."""
+        self._stream.restore(snapshot)
 
     def advance(self, stimulus_c: np.ndarray) -> GeneratedChunk:
         """Generate the next ``horizon`` frames for their stimulus (horizon,) in °C."""

@@ -38,12 +38,18 @@ anew: N + ⌊u·(h−1)⌋ rows each time.
 Stimulus: context frames keep the stimulus they were generated with, horizon frames take
 the new ``stimulus``, look-ahead frames hold its last value (the future is unknown), so
 the whole look-ahead starts reacting to a change at once, at its current noise levels.
+
+Re-planning: ``snapshot()`` captures everything ``advance`` changes (context, look-ahead,
+solver history, row clock, noise generator); ``restore(snapshot)`` puts it back, so the
+frames of an advance can be generated again for a newer stimulus — with the same noise,
+so they differ from the first attempt only by what the new stimulus changes. A real-time
+player uses it to replace queued frames when the stimulus changes (``model/realtime.py``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -53,31 +59,26 @@ from .conditions import STIMULUS_BASELINE_C
 from .config import ModelConfig
 from .sampler import SolverState, dpmpp_2m_step
 from .schedule import level_sigmas, pyramid_level
+from .settings import StreamConfig
+
+@dataclass(frozen=True)
+class StreamSnapshot:
+    """The stream's state between two advances (``DiffusionForcingStream.snapshot``)."""
+
+    clock: int
+    front: int
+    padding: torch.Tensor
+    context: torch.Tensor
+    context_stimulus: torch.Tensor
+    future: torch.Tensor
+    future_sigma: torch.Tensor
+    old_denoised: torch.Tensor
+    h_last: torch.Tensor
+    noise: torch.Tensor
+
 
 GuidedDenoise = Callable[..., torch.Tensor]
 """(x (1,T,53), σ (1,T), stimulus_c (1,T), expressiveness (1,), emotion (1,), strengths (3,)) → D̂ (1,T,53)."""
-
-
-@dataclass(frozen=True)
-class StreamConfig:
-    """Window geometry and schedule of the diffusion-forcing stream, in frames (25 Hz)."""
-
-    window: int = field(default=64, metadata={"help": "frames denoised together (the training window)", "range": (8, 1024)})
-    context: int = field(default=16, metadata={"help": "already generated frames kept as context", "range": (0, 1024)})
-    horizon: int = field(default=16, metadata={"help": "new frames per advance", "range": (1, 1024)})
-    steps: int = field(default=15, metadata={"help": "denoising steps each frame receives (DPM-Solver++ 2M)", "range": (1, 100)})
-    uncertainty: float = field(default=2.0, metadata={"help": "noise levels a token lags its predecessor", "range": (0.0, 16.0)})
-
-    def check(self, model: ModelConfig) -> None:
-        """Raise ``ValueError`` naming the setting that does not fit ``model``."""
-        k = model.stack
-        for name in ("window", "context", "horizon"):
-            if getattr(self, name) % k:
-                raise ValueError(f"{name} = {getattr(self, name)} must be a multiple of the model's frame stack {k}")
-        if self.window % model.token_multiple:
-            raise ValueError(f"window = {self.window} must be a multiple of {model.token_multiple} for this model")
-        if self.context + self.horizon > self.window:
-            raise ValueError(f"context + horizon = {self.context + self.horizon} exceeds window = {self.window}")
 
 
 class DiffusionForcingStream:
@@ -121,6 +122,24 @@ class DiffusionForcingStream:
         self._future = self._fresh(future)
         self._future_sigma = torch.full((future // self._k,), self.model.sigma_max, dtype=torch.float64)
         self._state = SolverState.empty(self._future.unsqueeze(0))
+
+    def snapshot(self) -> StreamSnapshot:
+        """The state before the next ``advance``; ``restore`` returns to it."""
+        return StreamSnapshot(
+            self._clock, self._front, self._padding.clone(), self._context.clone(), self._context_stimulus.clone(),
+            self._future.clone(), self._future_sigma.clone(), self._state.old_denoised.clone(), self._state.h_last.clone(),
+            self._noise.get_state(),
+        )
+
+    def restore(self, snapshot: StreamSnapshot) -> None:
+        """Go back to ``snapshot``: the next ``advance`` generates the frames that followed it
+        again (the same noise; the conditions are the current ones)."""
+        self._clock, self._front = snapshot.clock, snapshot.front
+        self._padding, self._context = snapshot.padding.clone(), snapshot.context.clone()
+        self._context_stimulus = snapshot.context_stimulus.clone()
+        self._future, self._future_sigma = snapshot.future.clone(), snapshot.future_sigma.clone()
+        self._state = SolverState(snapshot.old_denoised.clone(), snapshot.h_last.clone())
+        self._noise.set_state(snapshot.noise)
 
     def reseed(self, seed: int) -> None:
         """Draw the noise of tokens entering from now on from ``seed``; context and look-ahead stay."""

@@ -1,22 +1,33 @@
-"""``face_renderer``: ``/face/expression`` + ``/face/jaw_pose`` → ``/face/image`` and ``/face/mesh``.
+"""``face_renderer``: ``/face/expression`` + ``/face/jaw_pose`` → ``/face/image/compressed``, ``/face/image``, ``/face/mesh``.
 
-Renders the newest parameters at ``rate`` (25 Hz) into a sensor_msgs/Image (rgb8), and at
-the lower ``mesh_rate`` publishes the mesh as a visualization_msgs/Marker TRIANGLE_LIST in
-frame ``frame_id`` for rviz. The human face's marker has ~31k corners (~1.2 MB); it is
+Renders the newest parameters at ``rate`` (25 Hz) and publishes each image twice:
+JPEG-compressed as sensor_msgs/CompressedImage on ``/face/image/compressed`` (the
+``image_transport`` "compressed" naming and format string, so rviz, ``ros2 bag`` and
+``image_transport`` republishers take it as they are; ~15 kB a frame at 512 px: every
+subscriber gets 25 Hz, and bags record this one) and raw (rgb8 sensor_msgs/Image, 0.8 MB at 512 px) on
+``/face/image`` — each only while someone subscribes. At the lower ``mesh_rate`` it
+publishes the mesh as a visualization_msgs/Marker TRIANGLE_LIST in frame ``frame_id`` for
+rviz (also only while subscribed). The human face's marker has ~31k corners (~1.2 MB); it is
 serialised from numpy (``marker_cdr.py``, ~5 ms instead of ~0.5 s of Python objects).
 The patient's look comes from ``appearance.*`` or the ``patient_profile``'s appearance block.
 ``display`` opens a window (``face/display.py``, fullscreen by default) on the bench screen.
+
+When no ``/face/expression`` arrives for ``silence_timeout`` (the generator stopped or is
+being respawned) the face eases to neutral over ``ease_time`` instead of freezing, and
+blends back when the stream returns (``model.realtime.StreamFollower``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+import cv2
 import numpy as np
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float32MultiArray, Header, String
 from visualization_msgs.msg import Marker
 
@@ -27,6 +38,7 @@ from ..face.facs import JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
 from ..face.render import REGIONS, FaceRenderer, RenderConfig
+from ..model.realtime import StreamFollower
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .marker_cdr import serialize_marker
 from .params import ParameterGroup
@@ -46,6 +58,23 @@ class FaceRendererSettings:
     frame_id: str = field(default="head", metadata={"help": "frame of the image and the mesh marker (urdf/elbow_rig.urdf)"})
     patient_profile: str = field(default="", metadata={
         "help": "patient profile (name in config/patients or YAML path) whose appearance block replaces appearance.* ('' = use appearance.*)"})
+    jpeg_quality: int = field(default=90, metadata={"help": "JPEG quality of /face/image/compressed (image_transport's jpeg_quality)", "range": (1, 100)})
+    silence_timeout: float = field(default=0.25, metadata={"help": "seconds without /face/expression before the face eases to neutral", "range": (0.05, 10.0)})
+    ease_time: float = field(default=0.5, metadata={"help": "seconds to ease to neutral when the generator is silent, and to blend back", "range": (0.04, 5.0)})
+
+
+JPEG_FORMAT = "rgb8; jpeg compressed bgr8"
+"""``CompressedImage.format`` as image_transport's compressed publisher writes it for an rgb8 image."""
+
+
+def compressed_message(rgb: np.ndarray, quality: int, header: Header) -> CompressedImage:
+    """JPEG-compressed sensor_msgs/CompressedImage of an RGB image."""
+    ok, jpeg = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"JPEG encoding of a {rgb.shape} image failed")
+    message = CompressedImage(header=header, format=JPEG_FORMAT)
+    message.data = jpeg.tobytes()
+    return message
 
 
 def mesh_marker(face: FaceModel, vertices: np.ndarray, header: Header) -> bytes:
@@ -72,11 +101,13 @@ class FaceRendererNode(Node):
         self.face = self._load_face()
         self.expression_dim = len(self.face.binding.expression_names)
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
+        self.face_input = StreamFollower(self.expression_dim + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
         self.expression = np.zeros(self.expression_dim, np.float32)
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
         self.mismatch = ""
+        self.compressed = self.create_publisher(CompressedImage, "/face/image/compressed", STREAM)
         self.image = self.create_publisher(Image, "/face/image", LATEST)
         self.mesh = self.create_publisher(Marker, "/face/mesh", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -113,7 +144,7 @@ class FaceRendererNode(Node):
             self.bad_messages += 1
             self.get_logger().warning(f"/face/expression has {len(message.data)} values, expected {self.expression_dim}", throttle_duration_sec=5.0)
             return
-        self.expression = np.asarray(message.data, dtype=np.float32)
+        self.face_input.receive(np.asarray(message.data, dtype=np.float32), time.monotonic())
 
     def _on_names(self, message: String) -> None:
         """The generator's channel names must be this face's, or the face shows nonsense."""
@@ -124,14 +155,20 @@ class FaceRendererNode(Node):
         self.get_logger().error(self.mismatch)
 
     def _on_jaw(self, message: Vector3Stamped) -> None:
-        self.jaw_pose = np.array([message.vector.x, message.vector.y, message.vector.z], dtype=np.float32)
+        jaw = np.array([message.vector.x, message.vector.y, message.vector.z], dtype=np.float32)
+        self.face_input.receive(jaw, time.monotonic(), offset=self.expression_dim, alive=False)
 
     def _render(self) -> None:
+        shown, _ = self.face_input.value(time.monotonic())
+        self.expression, self.jaw_pose = shown[:self.expression_dim], shown[self.expression_dim:]
         rgb = self.renderer.render(self.expression, self.jaw_pose)
-        message = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", is_bigendian=0, step=rgb.shape[1] * 3)
-        message.header = self._header()
-        message.data = rgb.tobytes()
-        self.image.publish(message)
+        header = self._header()
+        if self.compressed.get_subscription_count():
+            self.compressed.publish(compressed_message(rgb, self.settings.jpeg_quality, header))
+        if self.image.get_subscription_count():
+            message = Image(header=header, height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", is_bigendian=0, step=rgb.shape[1] * 3)
+            message.data = rgb.tobytes()
+            self.image.publish(message)
         self.frames += 1
         if self.window is not None and not self.window.show(rgb):
             self.get_logger().info("face window closed; the image stream goes on")
@@ -142,6 +179,8 @@ class FaceRendererNode(Node):
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
 
     def _publish_mesh(self) -> None:
+        if not self.mesh.get_subscription_count():
+            return
         self.mesh.publish(mesh_marker(self.face, self.face.vertices(self.expression, self.jaw_pose), self._header()))
 
     def _publish_diagnostics(self) -> None:
@@ -151,9 +190,17 @@ class FaceRendererNode(Node):
             level, text = ERROR, self.problem
         elif self.bad_messages:
             level, text = WARN, "malformed expression messages received"
+        elif not self.face_input.live(time.monotonic()):
+            level, text = WARN, "no face parameters: easing to neutral"
         else:
             level, text = OK, "rendering"
-        values = {"face": self.face_config.kind, "binding": self.face.binding.name, "frames": self.frames, "bad_messages": self.bad_messages}
+        values = {
+            "face": self.face_config.kind,
+            "binding": self.face.binding.name,
+            "frames": self.frames,
+            "bad_messages": self.bad_messages,
+            "input_silences": self.face_input.silences,
+        }
         self.diagnostics.publish(status(self.diagnostics.name("face"), level, text, values))
 
     def destroy_node(self) -> None:

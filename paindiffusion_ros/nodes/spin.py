@@ -1,43 +1,87 @@
-"""``main()`` for the node executables: spin until SIGINT, then shut down cleanly."""
+"""``main()`` for the node executables: spin until SIGINT or SIGTERM, then shut down cleanly.
+
+A terminal Ctrl-C under ``ros2 launch`` reaches every node twice: from the terminal (the
+whole process group gets SIGINT) and again from launch, which forwards it. rclpy's own
+handler turns the second one into a ``KeyboardInterrupt`` raised wherever the node is in
+its clean-up (a traceback, exit status -2, and in the generator an abort while its
+thread was being joined). So the node executables init rclpy without its signal
+handlers and turn SIGINT and SIGTERM into a stop request (``session.signals``) for the
+whole life of the process, clean-up included (from before the heavy imports when the
+node starts through ``nodes/entry.py``, as its executables do): the first request stops
+the spin loop, later ones change nothing. Every node then destroys itself (hardware
+torque off, files closed, threads joined) and the process exits 0.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from ..session.signals import process_stop_signals
 
 SETTINGS_ERRORS = (ValueError, RuntimeError, ParameterException)
 """What a node raises for bad parameters or hardware it cannot use at start-up."""
+CANNOT_START = 2
+"""Exit status of a node that cannot start for its settings (a crash exits 1): starting it
+again cannot help, so ``session.processes`` does not respawn it."""
+SPIN_SLICE_S = 0.1
+"""Longest wait in the executor before the stop request is looked at again."""
 
 
 def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None) -> int:
-    """Init rclpy with ``args``, spin the node, and on SIGINT / shutdown destroy it
-    (each node releases its hardware and files there) and ``rclpy.try_shutdown()``.
+    """Init rclpy with ``args``, spin the node until SIGINT/SIGTERM or an external
+    shutdown, then destroy it (each node releases its hardware and files there) and
+    ``rclpy.try_shutdown()``. Exit status 0.
 
-    A node that cannot start for its settings logs one line naming the problem and the
-    process exits with status 1. A single-threaded executor: the nodes' slow work
+    A node that cannot start for its settings (a missing or unreadable parameters file
+    included) logs one line naming the problem and the process exits with status
+    ``CANNOT_START`` (2). A single-threaded executor: the nodes' slow work
     (generation) runs in their own threads, and rclpy's multi-threaded executor
-    busy-polls (see ``graph.py``)."""
-    rclpy.init(args=args)
+    busy-polls (see ``graph.py``). It spins in slices of ``SPIN_SLICE_S``: a Python
+    signal handler runs only between two waits."""
+    stop = process_stop_signals()
+    args = list(sys.argv if args is None else args)
+    logger = get_logger("paindiffusion")
+    for path in params_files(args):
+        if not Path(path).is_file():
+            logger.fatal(f"cannot start: parameters file {path} does not exist")
+            return CANNOT_START
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except rclpy_implementation.RCLError as error:
+        logger.fatal(f"cannot start: {error}")
+        return CANNOT_START
     node: Optional[Node] = None
+    executor = SingleThreadedExecutor()
     try:
         node = make_node()
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not stop.event.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
     except SETTINGS_ERRORS as error:
         if node is not None:
             raise
-        get_logger("paindiffusion").fatal(f"cannot start: {error}")
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
+        logger.fatal(f"cannot start: {error}")
+        return CANNOT_START
+    except ExternalShutdownException:
         pass
     finally:
+        executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def params_files(args: Sequence[str]) -> list[str]:
+    """The paths given with ``--params-file`` in ROS arguments."""
+    return [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--params-file"]

@@ -1,36 +1,33 @@
 """``paindiffusion demo``: the whole node graph on a simulated elbow, recorded and filmed.
 
 On a plain machine (no ROS install; rclpy from the PyPI wheels) this starts the four
-nodes that ``launch/bringup.launch.py`` starts, in one process, with the parameters
-of the same YAML file (``rclpy.init(args=['--ros-args', '--params-file', F])``), plus
-the bag recorder of every project topic. Only what a bench-free demo needs differs,
-as node parameter overrides: the simulated elbow, no window, a modest face image.
-After ``--duration`` seconds (or Ctrl-C) everything shuts down cleanly and the bag
-``OUT/session/`` is turned into ``OUT/session.mp4`` (``session/video.py``).
+nodes that ``launch/bringup.launch.py`` starts, each in its own process as launch does
+(``session.processes.NodeProcesses``: the node executables with the same YAML file,
+respawned after a crash), and records every project topic with a bag recorder in this
+process. Only what a bench-free demo needs differs, as node parameter overrides: the
+simulated elbow, no window, a modest face image. After ``--duration`` seconds (or
+Ctrl-C) the nodes are stopped, the recorder takes what they still sent, the bag
+``OUT/session/`` is closed and turned into ``OUT/session.mp4`` (``session/video.py``).
+Each node's output is in ``OUT/logs/<node>.log``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import shutil
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import rclpy
 from rclpy.context import Context
-from rclpy.exceptions import ParameterException
-from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from tqdm import tqdm
 
 from ..nodes.graph import NodeThreads
 from ..paths import package_path
+from .processes import NodeProcesses, NodeSpec, exited_cleanly
 from .recorder import BagRecorder
 from .signals import StopSignals
 from .video import SessionVideoConfig, write_session_video
@@ -43,47 +40,41 @@ PROJECT_TOPICS: dict[str, str] = {
     "/face/expression_names": "std_msgs/msg/String",
     "/face/jaw_pose": "geometry_msgs/msg/Vector3Stamped",
     "/pain/pspi": "std_msgs/msg/Float32",
+    "/face/image/compressed": "sensor_msgs/msg/CompressedImage",
     "/face/image": "sensor_msgs/msg/Image",
     "/face/mesh": "visualization_msgs/msg/Marker",
     "/trainee/rating": "sensor_msgs/msg/Joy",
 }
 """Every topic the node graph publishes, with its type (docs/topics.md)."""
+UNRECORDED_TOPICS = frozenset({"/face/image"})
+"""Published but not recorded: the raw image repeats ``/face/image/compressed`` at ~50× its size."""
+RECORDED_TOPICS: dict[str, str] = {t: kind for t, kind in PROJECT_TOPICS.items() if t not in UNRECORDED_TOPICS}
+"""What the demo and ``bringup.launch.py record:=true`` record."""
 CONSOLE_TOPICS = frozenset({"/trainee/rating"})
 """Published by the operator console only."""
-SUBSCRIBE_TIMEOUT_S = 5.0
-"""Longest wait for the recorder to subscribe to every topic before the nodes start."""
+START_TIMEOUT_S = 180.0
+"""Longest wait for the graph to come up (every recorded topic published, the model loaded) before the timed run."""
+READY_TOPIC = "/face/expression_names"
+"""Published once the generator has loaded its model: from then on the face is model output."""
 
 
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node of the graph: executable name, class, and the demo's overrides."""
-
-    name: str
-    module: str
-    cls: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-
-
-def published_topics(console: bool) -> dict[str, str]:
-    """The project topics that the demo's graph publishes, with or without the operator console."""
-    return {topic: msgtype for topic, msgtype in PROJECT_TOPICS.items() if console or topic not in CONSOLE_TOPICS}
+def recorded_topics(console: bool) -> dict[str, str]:
+    """What the demo records: ``RECORDED_TOPICS``, less the console's when the console does not run."""
+    return {topic: msgtype for topic, msgtype in RECORDED_TOPICS.items() if console or topic not in CONSOLE_TOPICS}
 
 
 def graph(image_size: int = 256, console_dir: Path | None = None) -> tuple[NodeSpec, ...]:
-    """The bringup graph as the demo runs it; with the operator console (recording into
-    ``console_dir``) when that is given."""
-    console = NodeSpec("operator_console", "paindiffusion_ros.nodes.operator_console", "OperatorConsoleNode", (("record_dir", str(console_dir)),))
-    return (
-        NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", "ElbowDriverNode", (("backend", "sim"),)),
-        NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper", "StimulusMapperNode"),
-        NodeSpec("pain_generator", "paindiffusion_ros.nodes.pain_generator", "PainGeneratorNode"),
-        NodeSpec(
-            "face_renderer",
-            "paindiffusion_ros.nodes.face_renderer",
-            "FaceRendererNode",
-            (("display", False), ("size", image_size)),
-        ),
-    ) + ((console,) if console_dir is not None else ())
+    """The bringup graph as the demo runs it: ``bringup.launch.py``'s nodes with the demo's
+    overrides, and the operator console (recording into ``console_dir``) when that is given."""
+    nodes = (
+        NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (("backend", "sim"),)),
+        NodeSpec("stimulus_mapper", "paindiffusion_ros.nodes.stimulus_mapper"),
+        NodeSpec("pain_generator", "paindiffusion_ros.nodes.pain_generator"),
+        NodeSpec("face_renderer", "paindiffusion_ros.nodes.face_renderer", (("display", False), ("size", image_size))),
+    )
+    if console_dir is None:
+        return nodes
+    return nodes + (NodeSpec("operator_console", "paindiffusion_ros.nodes.operator_console", (("record_dir", str(console_dir)),)),)
 
 
 def default_params_file() -> Path:
@@ -119,36 +110,14 @@ def prepare_output(out: Path) -> tuple[Path, Path]:
     return bag, video
 
 
-def build_nodes(specs: Sequence[NodeSpec], context: Context) -> list[Node]:
-    """Instantiate the graph's nodes; on failure the ones already made are destroyed.
-
-    A parameter that rclpy refuses (out of its range, wrong type) is a ValueError naming
-    the node and the parameter; the half-built node goes with the context's shutdown.
-    """
-    nodes: list[Node] = []
-    try:
-        for spec in specs:
-            cls = getattr(importlib.import_module(spec.module), spec.cls)
-            overrides = [Parameter(name, value=value) for name, value in spec.overrides]
-            try:
-                nodes.append(cls(node_name=spec.name, context=context, parameter_overrides=overrides))
-            except ParameterException as error:
-                raise ValueError(f"node {spec.name}: {error}") from error
-    except BaseException:
-        for node in reversed(nodes):
-            node.destroy_node()
-        raise
-    return nodes
-
-
-def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], duration: float) -> float:
-    """Show a progress bar while the graph runs; Ctrl-C, SIGTERM or a dead spinner ends early.
+def wait_with_progress(stop: StopSignals, duration: float) -> float:
+    """Show a progress bar while the graph runs; Ctrl-C or SIGTERM ends early.
 
     Returns the seconds actually run.
     """
     start = time.monotonic()
     with tqdm(total=duration, desc="demo", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
-        while all(t.is_alive() for t in threads):
+        while True:
             elapsed = min(time.monotonic() - start, duration)
             bar.update(elapsed - bar.n)
             if elapsed >= duration or stop.event.wait(0.1):
@@ -158,36 +127,49 @@ def wait_with_progress(stop: StopSignals, threads: Sequence[threading.Thread], d
     return time.monotonic() - start
 
 
-def wait_until_subscribed(recorder: BagRecorder, topics: Sequence[str], timeout: float = SUBSCRIBE_TIMEOUT_S) -> None:
-    """Wait, while the recorder spins on its thread, until it has subscribed to every one of ``topics``."""
+def wait_until_live(recorder: BagRecorder, processes: NodeProcesses, topics: Sequence[str], stop: StopSignals,
+                    timeout: float = START_TIMEOUT_S) -> bool:
+    """Wait, while the recorder spins on its thread, until it records every topic (each has a
+    publisher: the nodes are up) and the generator has loaded its model; False on timeout or
+    a stop request. A node that cannot start for its settings is a ValueError naming it."""
     deadline = time.monotonic() + timeout
-    while set(recorder.recording) != set(topics) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with tqdm(desc="starting the graph", bar_format="{desc}: {elapsed}", mininterval=1.0) as bar:
+        while set(recorder.recording) != set(topics) or not recorder.counts.get(READY_TOPIC):
+            bar.update(0)
+            for name, reason in processes.cannot_start().items():
+                raise ValueError(f"node {name}: {reason}")
+            if time.monotonic() > deadline or stop.event.wait(0.1):
+                return False
+    return True
 
 
-def record_graph(recorder: BagRecorder, nodes: Sequence[Node], context: Context, stop: StopSignals, duration: float, topics: Sequence[str]) -> float:
-    """Run ``nodes`` for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
+def record_graph(recorder: BagRecorder, processes: NodeProcesses, context: Context, stop: StopSignals, duration: float,
+                 topics: Sequence[str]) -> float:
+    """Run the node processes for ``duration`` seconds into ``recorder``'s bag; returns the seconds run.
 
-    The recorder subscribes to every topic before the nodes start, and on the way out the
-    nodes stop publishing first; the recorder then drains what DDS still delivers (their
-    endpoints are still there) before the bag closes, so the bag ends where the graph did.
-    Every node is destroyed on return (the recorder first, closing the bag).
+    The recorder subscribes as the nodes come up and keeps only the latched metadata until
+    the graph is live (every topic there, the model loaded); then the timed run starts and
+    the bag records everything. On the way out the nodes are stopped first (SIGINT, each exits after its
+    clean-up) while the recorder still spins; it then drains what DDS still delivers
+    before the bag closes, so the bag ends where the graph did.
     """
-    recording, running = NodeThreads([recorder], context), NodeThreads(nodes, context)
+    recording = NodeThreads([recorder], context)
     try:
         recording.start()
-        wait_until_subscribed(recorder, topics)
-        # One executor thread per node, as one process per node under launch (nodes/graph.py).
-        running.start()
-        try:
-            return wait_with_progress(stop, [*recording.threads, *running.threads], duration)
-        finally:
-            running.halt()
-            recording.halt()
-            recorder.drain(recording.executors[0])
+        processes.start()
+        if not wait_until_live(recorder, processes, topics, stop):
+            missing = sorted(set(topics) - set(recorder.recording)) or ["the model (no /face/expression_names)"]
+            if not stop.event.is_set():
+                print(f"the graph did not come up within {START_TIMEOUT_S:.0f} s (missing: {', '.join(missing)}); "
+                      f"see the node logs in {processes.run_dir}", file=sys.stderr)
+            return 0.0
+        recorder.resume()
+        return wait_with_progress(stop, duration)
     finally:
+        processes.stop()
+        recording.halt()
+        recorder.drain(recording.executors[0])
         recording.stop()
-        running.stop()
 
 
 def print_summary(counts: dict[str, int], seconds: float, bag: Path, topics: Sequence[str]) -> None:
@@ -208,32 +190,29 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"parameters file {params_file} does not exist")
     bag, video = prepare_output(args.out)
     context = Context()
-    rclpy.init(
-        context=context,
-        args=["paindiffusion-demo", "--ros-args", "--params-file", str(params_file)],
-        signal_handler_options=SignalHandlerOptions.NO,
-    )
+    rclpy.init(context=context, args=["paindiffusion-demo"], signal_handler_options=SignalHandlerOptions.NO)
     with StopSignals() as stop:
         try:
-            topics = published_topics(args.console)
+            topics = recorded_topics(args.console)
             recorder = BagRecorder(
                 bag,
                 list(topics),
                 msgtypes=topics,
                 context=context,
                 custom_data={"paindiffusion.params_file": params_file.read_text(), "paindiffusion.command": " ".join(sys.argv)},
+                paused=True,
             )
-            try:
-                nodes = build_nodes(graph(args.image_size, args.out / "recordings" if args.console else None), context)
-            except BaseException:
-                recorder.destroy_node()
-                raise
-            seconds = record_graph(recorder, nodes, context, stop, args.duration, list(topics))
+            console_dir = args.out / "recordings" if args.console else None
+            processes = NodeProcesses(graph(args.image_size, console_dir), params_file, args.out / "logs", stop_requested=stop.event)
+            seconds = record_graph(recorder, processes, context, stop, args.duration, list(topics))
             counts = recorder.counts
         finally:
             context.try_shutdown()
     print_summary(counts, seconds, bag, list(topics))
-    if not args.no_video:
+    returncodes = processes.returncodes()
+    if not exited_cleanly(returncodes):
+        print(f"a node did not exit cleanly (exit statuses {returncodes}); see {processes.run_dir}", file=sys.stderr)
+    if not args.no_video and counts.get(SessionVideoConfig.image_topic):
         frames = write_session_video(bag, video, SessionVideoConfig())
         print(f"session video: {video} ({frames} frames)")
-    return 0
+    return 0 if exited_cleanly(returncodes) and seconds > 0 else 1

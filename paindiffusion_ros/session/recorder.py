@@ -25,6 +25,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rosbags.interfaces import Connection
@@ -95,6 +96,9 @@ class BagRecorder(Node):
     the first publisher appears. ``custom_data`` lands in the bag's metadata.
     ``close()`` (idempotent, also on ``destroy_node``) writes the summary and
     ``metadata.yaml``; until then the MCAP file holds every completed chunk.
+    With ``paused=True`` it subscribes as usual but writes only messages of latched
+    (transient-local) topics until ``resume()``: a session can begin when the graph is
+    ready and still hold the metadata published before that.
     """
 
     def __init__(
@@ -105,9 +109,14 @@ class BagRecorder(Node):
         config: Optional[RecorderConfig] = None,
         custom_data: Optional[Mapping[str, str]] = None,
         node_name: str = "bag_recorder",
+        paused: bool = False,
         **node_kwargs: Any,
     ) -> None:
         super().__init__(node_name, **node_kwargs)
+        self._paused = paused
+        self._latched: set[str] = set()
+        self.skipped = 0
+        """Messages received while paused and not written."""
         self.config = config or RecorderConfig()
         for topic in topics:
             if not topic.startswith("/"):
@@ -193,6 +202,8 @@ class BagRecorder(Node):
         if msgtype not in self._typestore.types:
             raise RecorderError(f"topic {topic}: type {msgtype} is not a standard {TYPESTORE.value} message")
         qos = adapted_subscription_qos([p.qos_profile for p in publishers], self.config.queue_depth)
+        if qos.durability == DurabilityPolicy.TRANSIENT_LOCAL:
+            self._latched.add(topic)
         with self._lock:
             if self._writer is None:
                 return
@@ -214,8 +225,15 @@ class BagRecorder(Node):
     def _write(self, connection: Connection, data: bytes) -> None:
         stamp = self.get_clock().now().nanoseconds
         with self._lock:
-            if self._writer is not None:
+            if self._paused and connection.topic not in self._latched:
+                self.skipped += 1
+            elif self._writer is not None:
                 self._writer.write(connection, stamp, data)
+
+    def resume(self) -> None:
+        """Write every topic from now on (see ``paused``)."""
+        with self._lock:
+            self._paused = False
 
     def close(self) -> None:
         """Stop recording and finish the bag (summary, index, ``metadata.yaml``)."""

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any, Optional
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PROCESS_STOP: Optional["StopSignals"] = None
 
 
 class StopSignals:
@@ -37,3 +38,14 @@ class StopSignals:
     def __exit__(self, *exc: object) -> None:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
+
+
+def process_stop_signals() -> StopSignals:
+    """The stop request of a node process: SIGINT and SIGTERM caught from the first call to
+    the end of the process (clean-up included), the same object on every call. The node
+    executables call it before their heavy imports (``nodes/entry.py``), so a Ctrl-C while
+    a node is still starting stops it quietly too."""
+    global _PROCESS_STOP
+    if _PROCESS_STOP is None:
+        _PROCESS_STOP = StopSignals().__enter__()
+    return _PROCESS_STOP

@@ -1,7 +1,8 @@
 """The session video: the rendered face beside live plots of angle, stimulus and PSPI.
 
 Everything comes from the recorded bag and is aligned on the bag's receive
-timestamps: the video runs at a fixed rate from the first to the last face image;
+timestamps. The face comes from ``/face/image/compressed`` (JPEG, what sessions record), or
+from the raw ``/face/image`` in a bag that has only that: the video runs at a fixed rate from the first to the last face image;
 each video frame shows the newest face image at that instant beside strip charts
 (``session/plots.py``) of the elbow angle (°), the heat stimulus (°C) and PSPI over
 a scrolling window ending at the same instant. So a clinician sees the face react
@@ -37,11 +38,15 @@ class SessionVideoConfig:
     height: int = field(default=480, metadata={"help": "video height (px); the face is scaled to it", "range": (120, 2160)})
     plot_width: int = field(default=640, metadata={"help": "width of the plot panel (px)", "range": (200, 3840)})
     window: float = field(default=10.0, metadata={"help": "scrolling plot window (s)", "range": (1.0, 600.0)})
-    image_topic: str = field(default="/face/image", metadata={"help": "sensor_msgs/Image of the rendered face"})
+    image_topic: str = field(default="/face/image/compressed", metadata={"help": "sensor_msgs/CompressedImage (or Image) of the rendered face"})
     joint_topic: str = field(default="/joint_states", metadata={"help": "sensor_msgs/JointState of the elbow"})
     joint_name: str = field(default="elbow_joint", metadata={"help": "joint plotted as the elbow angle"})
     stimulus_topic: str = field(default="/pain/stimulus", metadata={"help": "sensor_msgs/Temperature stimulus"})
     pspi_topic: str = field(default="/pain/pspi", metadata={"help": "std_msgs/Float32 PSPI of the generated face"})
+
+
+RAW_IMAGE_TOPIC = "/face/image"
+"""Used when the bag has no ``image_topic`` (bags recorded before the compressed stream)."""
 
 
 class SessionVideoError(ValueError):
@@ -58,6 +63,19 @@ class Series:
     def trace(self, start_ns: int, **style) -> Trace:
         times = (np.asarray(self.times_ns, dtype=np.int64) - start_ns) / NS_PER_S
         return Trace(times=times, values=np.asarray(self.values, dtype=np.float64), **style)
+
+
+def compressed_to_rgb(message) -> np.ndarray:
+    """``sensor_msgs/CompressedImage`` (JPEG or PNG) → ``(H, W, 3) uint8`` RGB."""
+    bgr = cv2.imdecode(np.frombuffer(bytes(message.data), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SessionVideoError(f"face image of format {message.format!r} cannot be decoded")
+    return bgr[..., ::-1]
+
+
+def frame_to_rgb(message, msgtype: str) -> np.ndarray:
+    """A face image message, compressed or raw, → ``(H, W, 3) uint8`` RGB."""
+    return compressed_to_rgb(message) if msgtype.endswith("CompressedImage") else image_to_rgb(message)
 
 
 def image_to_rgb(message) -> np.ndarray:
@@ -90,9 +108,12 @@ class SessionBag:
         if not (self.bag / "metadata.yaml").exists():
             raise SessionVideoError(f"{self.bag} is not a rosbag2 directory (no metadata.yaml)")
         with AnyReader([self.bag]) as reader:
-            topics = {c.topic for c in reader.connections}
-            self.image_count = sum(c.msgcount for c in reader.connections if c.topic == config.image_topic)
-        if config.image_topic not in topics or self.image_count == 0:
+            counts = {c.topic: 0 for c in reader.connections}
+            for c in reader.connections:
+                counts[c.topic] += c.msgcount
+        self.image_topic = config.image_topic if counts.get(config.image_topic) else RAW_IMAGE_TOPIC
+        self.image_count = counts.get(self.image_topic, 0)
+        if self.image_count == 0:
             raise SessionVideoError(f"bag {self.bag} has no {config.image_topic} messages to make a video from")
 
     def signals(self) -> tuple[dict[str, Series], np.ndarray]:
@@ -106,9 +127,9 @@ class SessionBag:
         }
         image_times: list[int] = []
         with AnyReader([self.bag]) as reader:
-            connections = [x for x in reader.connections if x.topic in read or x.topic == c.image_topic]
+            connections = [x for x in reader.connections if x.topic in read or x.topic == self.image_topic]
             for connection, stamp, raw in reader.messages(connections=connections):
-                if connection.topic == c.image_topic:
+                if connection.topic == self.image_topic:
                     image_times.append(stamp)
                     continue
                 name, value = read[connection.topic]
@@ -119,9 +140,9 @@ class SessionBag:
     def images(self) -> Iterator[tuple[int, np.ndarray]]:
         """(receive time ns, RGB) of every face image, in time order."""
         with AnyReader([self.bag]) as reader:
-            connections = [x for x in reader.connections if x.topic == self.config.image_topic]
+            connections = [x for x in reader.connections if x.topic == self.image_topic]
             for connection, stamp, raw in reader.messages(connections=connections):
-                yield stamp, image_to_rgb(reader.deserialize(raw, connection.msgtype))
+                yield stamp, frame_to_rgb(reader.deserialize(raw, connection.msgtype), connection.msgtype)
 
 
 def session_chart(series: dict[str, Series], start_ns: int, config: SessionVideoConfig) -> StripChart:
