@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("paindiffusion_ros.session.demo", "run the whole node graph on a simulated elbow and record it"),
     "generate": ("paindiffusion_ros.model.generate_command", "generate face parameters for a stimulus CSV"),
     "export": ("paindiffusion_ros.model.export", "export the guided denoiser step to ONNX"),
+    "import-official": ("paindiffusion_ros.model.official_import", "convert the authors' published checkpoint into a model directory"),
     "bench": ("paindiffusion_ros.model.bench_command", "measure the generator's real-time factor"),
     "train": ("paindiffusion_ros.model.train", "train a model on the synthetic world or BioVid features"),
     "eval": ("paindiffusion_ros.eval.report", "evaluate a model against the baselines (paper Table I)"),
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="paindiffusion",
         description="A face that reacts to pain for a robotic patient simulator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="commands:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items()),
+        epilog="commands:\n" + "\n".join(f"  {name:<15} {text}" for name, (_, text) in COMMANDS.items()),
     )
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="command", help="one of the commands below")
     return parser

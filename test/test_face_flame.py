@@ -184,3 +184,31 @@ def test_load_face_flame_renders(tmp_path):
     assert face.binding.name == "flame-emoca-53"
     image = FaceRenderer(face, 64).render(np.zeros(50), np.zeros(3))
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+
+
+def test_100_coefficients_drive_components_300_to_399(tmp_path):
+    m = small_model()
+    face = flame.load_flame(write(tmp_path, m), expression=100)
+    assert face.binding.name == "flame-emoca-100" and len(face.binding.expression_names) == 100
+    psi = np.random.default_rng(2).normal(size=100).astype(np.float32)
+    expected = m["v_template"] + m["shapedirs"][:, :, 300:400] @ psi
+    np.testing.assert_allclose(face.vertices(psi, np.zeros(3)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"expected expression \(100,\)"):
+        face.vertices(np.zeros(50), np.zeros(3))
+
+
+def test_100_coefficients_need_400_components_and_only_50_or_100_exist(tmp_path):
+    m = small_model()
+    m["shapedirs"] = m["shapedirs"][:, :, :350]
+    path = write(tmp_path, m)
+    assert flame.load_flame(path).binding.name == "flame-emoca-53"
+    with pytest.raises(flame.FlameError, match="'shapedirs' has 350 components; FLAME needs 300 shape \\+ at least 100"):
+        flame.load_flame(path, expression=100)
+    with pytest.raises(flame.FlameError, match="must be one of 50, 100, got 80"):
+        flame.load_flame(path, expression=80)
+
+
+def test_load_face_flame_100_renders(tmp_path):
+    face = load_face("flame", str(write(tmp_path, small_model())), flame_expression=100)
+    image = FaceRenderer(face, 64).render(np.full(100, 0.5), np.zeros(3))
+    assert face.binding.name == "flame-emoca-100" and image.shape == (64, 64, 3)

@@ -1,4 +1,4 @@
-"""Face bindings: which 53-d latent space a checkpoint, a data set and a face agree on.
+"""Face bindings: which latent space a checkpoint, a data set and a face agree on.
 
 A checkpoint records the binding it was trained for; a face model declares the binding
 it renders; loading one against the other checks the names match (``require_binding``).
@@ -30,8 +30,10 @@ class FaceBinding:
 
 BUILTIN_FACS = FaceBinding("builtin-facs-53", facs.EXPRESSION_CHANNELS, facs.JAW_DIM, facs.pspi)
 FLAME_EMOCA = FaceBinding("flame-emoca-53", tuple(f"psi{i}" for i in range(50)), 3, None)
+FLAME_EMOCA_100 = FaceBinding("flame-emoca-100", tuple(f"psi{i}" for i in range(100)), 3, None)
+"""All 100 FLAME 2020 expression coefficients of EMOCA + jaw: the authors' BioVid latent."""
 
-BINDINGS: dict[str, FaceBinding] = {b.name: b for b in (BUILTIN_FACS, FLAME_EMOCA)}
+BINDINGS: dict[str, FaceBinding] = {b.name: b for b in (BUILTIN_FACS, FLAME_EMOCA, FLAME_EMOCA_100)}
 
 
 class FaceBindingError(ValueError):

@@ -2,8 +2,9 @@
 
 Reads the user's licensed model file (the pickled dict with ``v_template``, ``shapedirs``,
 ``posedirs``, ``J_regressor``, ``weights``, ``kintree_table``, ``f``) and poses it from
-the PainDiffusion latent: ψ, the first 50 expression coefficients (EMOCA's), and θ_jaw,
-the jaw axis-angle; shape (β) and the other joints' poses (global, neck, eyes) stay
+the PainDiffusion latent: ψ, the first 50 expression coefficients (binding
+``flame-emoca-53``) or all 100 (``flame-emoca-100``, the latent of the authors' BioVid
+model), and θ_jaw, the jaw axis-angle; shape (β) and the other joints' poses (global, neck, eyes) stay
 fixed: neutral unless given to ``load_flame``.
 
 Vertices follow FLAME's eqs. 1–4: T_P = T̄ + B_S(β) + B_E(ψ) + B_P(θ), joints J regressed
@@ -26,15 +27,16 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .binding import FLAME_EMOCA
+from .binding import FLAME_EMOCA, FLAME_EMOCA_100, FaceBinding
 from .builtin import IRIS, PUPIL, SCLERA, SKIN
 from .geometry import axis_angle_to_matrix
 from .models import blend, check_parameters, regions_from_bounds
 
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 N_SHAPE = 300
-N_EXPRESSION = 50
 N_JOINTS = 5
+FLAME_BINDINGS: dict[int, FaceBinding] = {len(b.expression_names): b for b in (FLAME_EMOCA, FLAME_EMOCA_100)}
+"""The FLAME face bindings by their number of expression coefficients."""
 JAW, LEFT_EYE, RIGHT_EYE = 2, 3, 4
 EYE_TO_MOUTH = 0.068  # m, typical adult eye-line to mouth distance, for the mouth crop
 
@@ -126,7 +128,7 @@ def read_model_file(path: str | Path) -> dict[str, np.ndarray]:
     return {k: _to_array(raw[k], k, path) for k in REQUIRED_KEYS}
 
 
-def _check_layout(m: dict[str, np.ndarray], path: Path) -> None:
+def _check_layout(m: dict[str, np.ndarray], path: Path, n_expression: int) -> None:
     v = m["v_template"]
     if v.ndim != 2 or v.shape[1] != 3:
         raise FlameError(f"{path}: 'v_template' must be (V,3), got {v.shape}")
@@ -140,21 +142,23 @@ def _check_layout(m: dict[str, np.ndarray], path: Path) -> None:
         if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
             want = "(" + ",".join("*" if s is None else str(s) for s in shape) + ")"
             raise FlameError(f"{path}: {key!r} has shape {got}, the FLAME layout needs {want}")
-    if m["shapedirs"].shape[2] < N_SHAPE + N_EXPRESSION:
+    if m["shapedirs"].shape[2] < N_SHAPE + n_expression:
         raise FlameError(f"{path}: 'shapedirs' has {m['shapedirs'].shape[2]} components; "
-                         f"FLAME needs {N_SHAPE} shape + at least {N_EXPRESSION} expression")
+                         f"FLAME needs {N_SHAPE} shape + at least {n_expression} expression")
     if m["f"].min() < 0 or m["f"].max() >= n:
         raise FlameError(f"{path}: 'f' indexes vertices outside 0..{n - 1}")
 
 
 class FlameFace:
-    """A FLAME model driven by 50 expression coefficients and the jaw pose."""
-
-    binding = FLAME_EMOCA
+    """A FLAME model driven by the binding's expression coefficients (50 or 100) and the jaw pose."""
 
     def __init__(self, model: dict[str, np.ndarray], path: Path, shape: Optional[np.ndarray] = None,
-                 pose: Optional[np.ndarray] = None) -> None:
-        _check_layout(model, path)
+                 pose: Optional[np.ndarray] = None, binding: FaceBinding = FLAME_EMOCA) -> None:
+        if binding not in FLAME_BINDINGS.values():
+            raise FlameError(f"FLAME renders the {', '.join(b.name for b in FLAME_BINDINGS.values())} latents, not {binding.name!r}")
+        self.binding = binding
+        self._n_expression = n_expression = len(binding.expression_names)
+        _check_layout(model, path, n_expression)
         dirs = model["shapedirs"].astype(np.float64)
         beta = np.zeros(N_SHAPE) if shape is None else np.asarray(shape, np.float64)
         if beta.shape != (N_SHAPE,) or not np.isfinite(beta).all():
@@ -165,10 +169,10 @@ class FlameFace:
                              f"(global, neck, jaw, left eye, right eye), got shape {self._pose.shape}")
         n = model["v_template"].shape[0]
         self._template = (model["v_template"] + dirs[:, :, :N_SHAPE] @ beta).reshape(-1)
-        self._expression_dirs = np.ascontiguousarray(dirs[:, :, N_SHAPE:N_SHAPE + N_EXPRESSION].reshape(n * 3, N_EXPRESSION).T)
+        self._expression_dirs = np.ascontiguousarray(dirs[:, :, N_SHAPE:N_SHAPE + n_expression].reshape(n * 3, n_expression).T)
         regressor = model["J_regressor"].astype(np.float64)
         self._joints0 = regressor @ self._template.reshape(n, 3)
-        self._joint_dirs = np.einsum("jv,pvc->jcp", regressor, self._expression_dirs.reshape(N_EXPRESSION, n, 3))
+        self._joint_dirs = np.einsum("jv,pvc->jcp", regressor, self._expression_dirs.reshape(n_expression, n, 3))
         self._posedirs = np.ascontiguousarray(model["posedirs"].astype(np.float64).reshape(n * 3, -1).T)
         self._weights = model["weights"].astype(np.float64)
         self._parents = model["kintree_table"][0].astype(np.int64)
@@ -193,7 +197,7 @@ class FlameFace:
         return colors.astype(np.float32)
 
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
-        e, jaw = check_parameters(expression, jaw_pose, N_EXPRESSION)
+        e, jaw = check_parameters(expression, jaw_pose, self._n_expression)
         e64 = e.astype(np.float64)
         shaped = (self._template + blend(e64, self._expression_dirs)).reshape(-1, 3)
         joints = self._joints0 + self._joint_dirs @ e64
@@ -224,10 +228,14 @@ class FlameFace:
         return world[:, :3, :]
 
 
-def load_flame(path: str | Path, shape: Optional[np.ndarray] = None, pose: Optional[np.ndarray] = None) -> FlameFace:
+def load_flame(path: str | Path, shape: Optional[np.ndarray] = None, pose: Optional[np.ndarray] = None,
+               expression: int = 50) -> FlameFace:
     """Load a FLAME model file (``FlameError`` naming the problem if it cannot be used).
 
     ``shape``: the 300 fixed shape coefficients β; ``pose``: fixed (5,3) axis-angles of
-    the global, neck, jaw, left-eye and right-eye joints (the jaw row is replaced by θ_jaw).
+    the global, neck, jaw, left-eye and right-eye joints (the jaw row is replaced by θ_jaw);
+    ``expression``: coefficients driven, 50 (``flame-emoca-53``) or 100 (``flame-emoca-100``).
     """
-    return FlameFace(read_model_file(path), Path(path), shape, pose)
+    if expression not in FLAME_BINDINGS:
+        raise FlameError(f"FLAME expression coefficients must be one of {', '.join(map(str, FLAME_BINDINGS))}, got {expression}")
+    return FlameFace(read_model_file(path), Path(path), shape, pose, FLAME_BINDINGS[expression])

@@ -31,6 +31,9 @@ class FaceConfig:
         "help": "face model: human (MakeHuman head, appearance.*), builtin (procedural fallback) or flame",
         "choices": KINDS})
     flame_path: str = field(default="", metadata={"help": "FLAME model file (.pkl) when kind is flame"})
+    flame_expression: int = field(
+        default=50, metadata={"help": "FLAME expression coefficients the model drives: 50 (flame-emoca-53) or 100 (flame-emoca-100, the authors' model)", "choices": (50, 100)}
+    )
 
 
 class FaceModel(Protocol):
@@ -104,9 +107,11 @@ class BuiltinFace:
         return v.astype(np.float32, copy=False)
 
 
-def load_face(kind: str, flame_path: str = "", appearance: Optional["Appearance"] = None) -> FaceModel:
+def load_face(kind: str, flame_path: str = "", appearance: Optional["Appearance"] = None,
+              flame_expression: int = 50) -> FaceModel:
     """The human face (with ``appearance``), the procedural one, or a FLAME model read from
-    ``flame_path``. A missing or broken asset install raises ``assets.AssetError``."""
+    ``flame_path`` driven by ``flame_expression`` coefficients (50 or 100). A missing or
+    broken asset install raises ``assets.AssetError``."""
     if kind == "human":
         from .appearance import Appearance
         from .human import human_face
@@ -117,5 +122,5 @@ def load_face(kind: str, flame_path: str = "", appearance: Optional["Appearance"
     if kind == "flame":
         from .flame import load_flame
 
-        return load_flame(flame_path)
+        return load_flame(flame_path, expression=flame_expression)
     raise ValueError(f"unknown face kind {kind!r}; choose one of {', '.join(KINDS)}")

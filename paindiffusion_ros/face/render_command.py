@@ -1,7 +1,7 @@
 """``paindiffusion render``: generated face parameters → mp4 (one face, or N side by side).
 
-A parameters file is an ``.npz`` with ``expression`` ``(N,50)`` and ``jaw_pose`` ``(N,3)``
-(or ``(G,N,50)``/``(G,N,3)``: G generations), optional ``fps`` (default 25) and optional
+A parameters file is an ``.npz`` with ``expression`` ``(N,E)`` and ``jaw_pose`` ``(N,3)``
+(or ``(G,N,E)``/``(G,N,3)``: G generations; E = 50, or 100 for ``flame-emoca-100``), optional ``fps`` (default 25) and optional
 ``face_binding`` (checked against the face). Several files, or G > 1, render as a grid
 for diversity review (paper §IV-B); a shorter generation holds its last frame.
 """
@@ -119,6 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the human face's patient: a profile name or YAML (e.g. elderly), or "
                              "NAME=VALUE pairs (e.g. sex=female,age=80,skin_tone=2.5,seed=3)")
     parser.add_argument("--flame-model", default="", metavar="PATH", help="FLAME model .pkl (with --face flame)")
+    parser.add_argument("--flame-expression", type=int, choices=(50, 100), default=50,
+                        help="FLAME expression coefficients in the files: 50 (flame-emoca-53) or 100 (flame-emoca-100)")
     parser.add_argument("--size", type=int, default=512, help="width of one face in pixels (default 512)")
     parser.add_argument("--crop", choices=REGIONS, default="full", help="frame the full face, the eyes or the mouth")
     parser.add_argument("--columns", type=int, default=None, help="grid columns (default: about square)")
@@ -129,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        face = load_face(args.face, args.flame_model, appearance_argument(args.appearance))
+        face = load_face(args.face, args.flame_model, appearance_argument(args.appearance), args.flame_expression)
         generations = combine([load_params(p, face) for p in args.params], args.params)
         if args.columns is not None and args.columns < 1:
             raise ValueError(f"--columns must be at least 1, got {args.columns}")

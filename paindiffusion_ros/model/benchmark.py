@@ -41,21 +41,21 @@ def measure(config: GeneratorConfig, chunks: int = 20, warmup: int = 3) -> dict[
     """Time ``chunks`` advances after ``warmup``; medians (the machine may be shared and noisy)."""
     generator = PainGenerator(config)
     for chunk in range(warmup):
-        generator.advance(ramp_stimulus(chunk, config.horizon))
+        generator.advance(ramp_stimulus(chunk, generator.horizon))
     seconds = []
     for chunk in tqdm(range(chunks), desc=f"{config.backend} {config.steps} steps", leave=False):
         start = time.perf_counter()
-        generator.advance(ramp_stimulus(chunk, config.horizon))
+        generator.advance(ramp_stimulus(chunk, generator.horizon))
         seconds.append(time.perf_counter() - start)
     median = statistics.median(seconds)
     return {
         "backend": config.backend,
         "steps": config.steps,
-        "horizon": config.horizon,
+        "horizon": generator.horizon,
         "threads": config.threads or torch.get_num_threads(),
         "median_ms_per_advance": round(1e3 * median, 2),
         "p90_ms_per_advance": round(1e3 * float(np.quantile(seconds, 0.9)), 2),
-        "rtf": round(config.horizon / FPS / median, 2),
+        "rtf": round(generator.horizon / FPS / median, 2),
         "parameters": sum(p.numel() for p in generator.checkpoint.net.parameters()),
     }
 

@@ -5,11 +5,37 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+
+T = TypeVar("T", bound="JsonConfig")
+
+
+class JsonConfig:
+    """Dict/JSON round trip of a frozen config dataclass (tuples stored as lists)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        """Build from a dict, naming any key that is not a field."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Sizes of the temporal latent U-Net (paper §III-C) and its EDM constants (§III-D).
 
     The default is sized for real time on 2 CPU cores (see ``benchmarks/bench_generator.py``):
@@ -79,25 +105,85 @@ class ModelConfig:
         """Sequence lengths (frames) the network accepts are multiples of this."""
         return self.stack * 2 ** (len(self.channels) - 1)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """Build from a dict, naming any key that is not a field."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
-        return cls.from_dict(json.loads(text))
 
 
 TINY_CONFIG = ModelConfig(channels=(16, 32), attention_levels=(False, True), heads=2, embed_dim=16, cond_dim=16, groups=4, window=32)
 """A minimal architecture (≈ 80 k parameters, 32-frame window) for tests and smoke runs."""
+
+
+OFFICIAL_ARCHITECTURE = "official-unet1d"
+"""``architecture`` of the port of the authors' network (``official_network.OfficialUNet1D``)."""
+
+
+@dataclass(frozen=True)
+class OfficialUNetConfig(JsonConfig):
+    """The authors' PainDiffusion network (ais-lab/paindiffusion, ``Unet1D`` + ``ControlEmbedding``).
+
+    Sizes of the published BioVid checkpoint by default: a 1-D U-Net that convolves along
+    the latent (``latent_dim`` = 128: 3 jaw + 100 expression + 25 padding) with the
+    ``stack`` frames of a token as channels, ``dim`` × ``dim_mults`` channels per level,
+    ``heads`` × ``head_dim`` attention width, and a condition embedding of width
+    ``cond_dim`` whose inputs are standardised with the data set statistics below (BioVid:
+    emotion index, expressiveness = mean PSPI of the clip, stimulus °C). EDM constants as the
+    authors sampled: σ_data 0.5, σ ∈ [0.002, 80], ρ 7.
+    """
+
+    architecture: str = field(default=OFFICIAL_ARCHITECTURE, metadata={"help": "network family", "choices": (OFFICIAL_ARCHITECTURE,)})
+    latent_dim: int = field(default=128, metadata={"help": "floats per frame (jaw, expression, zero padding)", "range": (8, 1024)})
+    stack: int = field(default=4, metadata={"help": "frames stacked into one token (the network's input channels)", "range": (1, 16)})
+    window: int = field(default=32, metadata={"help": "frames the authors denoised together", "range": (4, 4096)})
+    dim: int = field(default=32, metadata={"help": "channels of the first U-Net level", "range": (1, 1024)})
+    dim_mults: tuple[int, ...] = field(default=(1, 2, 4, 8), metadata={"help": "channel multiplier per level", "range": (1, 64)})
+    heads: int = field(default=4, metadata={"help": "attention heads", "range": (1, 32)})
+    head_dim: int = field(default=32, metadata={"help": "width of one attention head", "range": (1, 512)})
+    cond_dim: int = field(default=128, metadata={"help": "width of each condition embedding", "range": (1, 2048)})
+    sinusoidal_theta: float = field(default=10000.0, metadata={"help": "max period of the sinusoidal embeddings", "range": (1.0, 1e6)})
+    emotion_mean: float = field(default=4.6183, metadata={"help": "data set mean of the emotion index"})
+    emotion_std: float = field(default=1.3559, metadata={"help": "data set std of the emotion index"})
+    expressiveness_mean: float = field(default=8.33, metadata={"help": "data set mean of the expressiveness (mean PSPI)"})
+    expressiveness_std: float = field(default=0.674, metadata={"help": "data set std of the expressiveness"})
+    stimulus_mean: float = field(default=37.2281, metadata={"help": "data set mean of the heat stimulus, °C"})
+    stimulus_std: float = field(default=7.0676, metadata={"help": "data set std of the heat stimulus, °C"})
+    sigma_data: float = field(default=0.5, metadata={"help": "EDM σ_data of the latent in [-1, 1]", "range": (1e-3, 10.0)})
+    sigma_min: float = field(default=0.002, metadata={"help": "smallest sampling σ (the last level, never 0)", "range": (1e-5, 1.0)})
+    sigma_max: float = field(default=80.0, metadata={"help": "largest sampling σ", "range": (1.0, 1000.0)})
+    rho: float = field(default=7.0, metadata={"help": "Karras schedule ρ", "range": (1.0, 20.0)})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim_mults", tuple(int(m) for m in self.dim_mults))
+        if self.architecture != OFFICIAL_ARCHITECTURE:
+            raise ValueError(f"OfficialUNetConfig: architecture must be {OFFICIAL_ARCHITECTURE!r}, got {self.architecture!r}")
+        if not self.dim_mults:
+            raise ValueError("OfficialUNetConfig: dim_mults needs at least one level")
+        if self.latent_dim % 2 ** (len(self.dim_mults) - 1):
+            raise ValueError(
+                f"OfficialUNetConfig: latent_dim {self.latent_dim} must halve {len(self.dim_mults) - 1} times (one per downsampling)"
+            )
+        if self.window % self.stack:
+            raise ValueError(f"OfficialUNetConfig: window {self.window} must be a multiple of the stack {self.stack}")
+        for name in ("emotion_std", "expressiveness_std", "stimulus_std"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"OfficialUNetConfig: {name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def token_multiple(self) -> int:
+        """Sequence lengths (frames) the network accepts are multiples of this (it never pools over time)."""
+        return self.stack
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Channels per U-Net level."""
+        return tuple(self.dim * m for m in self.dim_mults)
+
+
+NetworkConfig = ModelConfig | OfficialUNetConfig
+"""The architecture record of a checkpoint; ``architecture`` in its JSON selects the class."""
+
+
+def config_from_dict(data: dict[str, Any]) -> NetworkConfig:
+    """``OfficialUNetConfig`` when ``data['architecture']`` names it, else the project's ``ModelConfig``."""
+    if "architecture" not in data:
+        return ModelConfig.from_dict(data)
+    if data["architecture"] == OFFICIAL_ARCHITECTURE:
+        return OfficialUNetConfig.from_dict(data)
+    raise ValueError(f"unknown architecture {data['architecture']!r}; known: {OFFICIAL_ARCHITECTURE} (or none: the project's TemporalUNet)")

@@ -10,9 +10,18 @@ from torch import nn
 from .conditions import EMOTIONS, EXPRESSIVENESS_MAX, Conditions, normalize_expressiveness, normalize_stimulus
 
 
-def sinusoidal(values: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Transformer sinusoidal embedding (Vaswani et al. 2017) of ``values`` (…) → (…, dim)."""
+def sinusoidal(values: torch.Tensor, dim: int, max_period: float = 10000.0, *, inclusive: bool = False) -> torch.Tensor:
+    """Transformer sinusoidal embedding (Vaswani et al. 2017) of ``values`` (…) → (…, dim).
+
+    Frequencies 1 … max_period^(−(h−1)/h), h = dim/2, laid out [cos, sin]. With
+    ``inclusive`` (the variant of lucidrains' ``SinusoidalPosEmb`` that the authors' network
+    uses) the frequencies run 1 … 1/max_period inclusive and the layout is [sin, cos].
+    """
     half = dim // 2
+    if inclusive:
+        freqs = torch.exp(torch.arange(half, device=values.device) * -(math.log(max_period) / (half - 1)))
+        angles = values.float().unsqueeze(-1) * freqs
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=values.device) / half)
     angles = values.float().unsqueeze(-1) * freqs
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)

@@ -60,6 +60,8 @@ class ModelInfo:
     latent_dim: int
     jaw_dim: int
     horizon: int
+    stream: str
+    """The stream and its geometry in one line (``PainGenerator.describe_stream``)."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def serve(connection: Connection) -> None:
         generator = PainGenerator(config)
         binding = generator.binding
         send(("ready", ModelInfo(binding.name, tuple(binding.expression_names), binding.latent_dim, binding.jaw_dim,
-                                 generator.horizon)))
+                                 generator.horizon, generator.describe_stream())))
         return generator
 
     node = _NodeView(fps, send, status, **stimulus_settings)

@@ -44,6 +44,16 @@ class LatentNormalization:
         jaw_std = max(float(np.sqrt(((jaw - mean[EXPRESSION_DIM:]) ** 2).mean())), _MIN_STD)
         return cls(mean=mean.astype(np.float32), scale=psi_std, jaw_scale=psi_std / jaw_std)
 
+    @property
+    def frame_dim(self) -> int:
+        """Values per decoded frame: 50 expression + 3 jaw."""
+        return EXPRESSION_DIM + JAW_DIM
+
+    @property
+    def latent_dim(self) -> int:
+        """Values per latent frame: the same 53, channel by channel."""
+        return EXPRESSION_DIM + JAW_DIM
+
     def _channel_factor(self) -> np.ndarray:
         factor = np.full(EXPRESSION_DIM + JAW_DIM, 1.0 / self.scale, dtype=np.float32)
         factor[EXPRESSION_DIM:] *= self.jaw_scale

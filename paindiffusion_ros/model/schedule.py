@@ -43,3 +43,15 @@ def pyramid_levels(steps: int, tokens: int, finish: int, uncertainty: float) -> 
     index = torch.arange(tokens, dtype=torch.float64)
     rows = steps + int(np.floor(uncertainty * (finish - 1))) + 1
     return torch.stack([pyramid_level(steps, m, index, uncertainty) for m in range(rows)]).numpy()
+
+
+def floored_level_sigmas(levels: int, sigma_min: float, sigma_max: float, rho: float) -> torch.Tensor:
+    """σ of noise level ℓ = 0 … levels−1 on a ladder that stops at σ_min: the Karras ladder of
+    ``levels`` values (eq. 5) without its final 0, reversed, so level 0 is σ_min, not clean.
+
+    The authors' sampler (ais-lab/paindiffusion ``get_timesteps``) works on this ladder: its
+    last step lands on σ_min and the context it conditions on is held at σ_min.
+    """
+    if levels < 2:
+        raise ValueError(f"a floored ladder needs at least 2 levels, got {levels}")
+    return karras_sigmas(levels, sigma_min, sigma_max, rho)[:-1].flip(0)

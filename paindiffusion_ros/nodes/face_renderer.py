@@ -40,7 +40,7 @@ from ..face.appearance import Appearance, appearance_from_profile
 from ..face.assets import AssetError
 from ..face.display import Display, DisplayConfig
 from ..face.flame import FlameError
-from ..face.facs import EXPRESSION_DIM, JAW_DIM
+from ..face.facs import JAW_DIM
 from ..face.marker import triangle_list
 from ..face.models import FaceConfig, FaceModel, load_face
 from ..face.render import REGIONS, FaceRenderer, RenderConfig
@@ -107,9 +107,10 @@ class FaceRendererNode(Node):
         self.stand_in = False
         """True when the configured face could not load: the face shown stays neutral."""
         self.face = self._load_face()
+        self.expression_dim = len(self.face.binding.expression_names)
         self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
-        self.face_input = StreamFollower(EXPRESSION_DIM + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
-        self.expression = np.zeros(EXPRESSION_DIM, np.float32)
+        self.face_input = StreamFollower(self.expression_dim + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
+        self.expression = np.zeros(self.expression_dim, np.float32)
         self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
@@ -140,7 +141,7 @@ class FaceRendererNode(Node):
                 self._report(f"{error}; using appearance.*")
         kind = self.face_config.kind
         try:
-            return load_face(kind, self.face_config.flame_path, self.appearance)
+            return load_face(kind, self.face_config.flame_path, self.appearance, self.face_config.flame_expression)
         except FlameError as error:
             self.stand_in = True
             self._report(f"cannot load the {kind} face: {error}; showing the human face, neutral")
@@ -159,8 +160,8 @@ class FaceRendererNode(Node):
 
     def _on_expression(self, message: Float32MultiArray) -> None:
         values = np.asarray(message.data, dtype=np.float32)
-        if values.shape != (EXPRESSION_DIM,) or not np.isfinite(values).all():
-            self._reject("/face/expression", f"{len(values)} values, expected {EXPRESSION_DIM} finite ones")
+        if values.shape != (self.expression_dim,) or not np.isfinite(values).all():
+            self._reject("/face/expression", f"{len(values)} values, expected {self.expression_dim} finite ones")
             return
         self.face_input.receive(values, time.monotonic())
 
@@ -182,12 +183,12 @@ class FaceRendererNode(Node):
         if not np.isfinite(jaw).all():
             self._reject("/face/jaw_pose", "non-finite values")
             return
-        self.face_input.receive(jaw, time.monotonic(), offset=EXPRESSION_DIM, alive=False)
+        self.face_input.receive(jaw, time.monotonic(), offset=self.expression_dim, alive=False)
 
     def _render(self) -> None:
         shown, _ = self.face_input.value(time.monotonic())
         if not self.stand_in:  # the stand-in face stays neutral: the parameters are for another face
-            self.expression, self.jaw_pose = shown[:EXPRESSION_DIM], shown[EXPRESSION_DIM:]
+            self.expression, self.jaw_pose = shown[:self.expression_dim], shown[self.expression_dim:]
         rgb = self.renderer.render(self.expression, self.jaw_pose)
         header = self._header()
         if self.compressed.get_subscription_count():

@@ -2,8 +2,8 @@
 
 A ``rate`` timer publishes the frames due on a fixed timeline (``model.realtime.FrameClock``:
 frame k is stamped start + k/rate; a late tick catches up) from ``model.realtime.FramePlayer``;
-a ``GenerationWorker`` thread loads the checkpoint, runs ``PainGenerator.advance`` one
-chunk at a time whenever the queue falls to its low-water mark, and re-plans the queued
+a ``GenerationWorker`` in a child process (``model/generation_process.py``) loads the
+checkpoint, runs ``PainGenerator.advance`` one chunk at a time whenever the queue falls to its low-water mark, and re-plans the queued
 chunks when a new stimulus differs from the one they were made with (see
 ``model/realtime.py`` for the queue and the reaction latency it gives). The clock never
 waits on the model: when generation falls behind the face eases to neutral and the
@@ -18,11 +18,18 @@ publication of the first ``/face/expression`` frame generated with it,
 ``model.realtime.StimulusFeed``) and ``clock_jitter_p99_ms`` (a frame's publication vs its
 slot on the 25 Hz grid).
 
-Expression messages carry one ``layout.dim`` labelled ``expression`` (size 50); the
-channel names of the loaded model's face binding go once, comma-separated, on the latched
-``/face/expression_names``. Parameters: every ``GeneratorConfig`` field (start-up only,
+Expression messages carry one ``layout.dim`` labelled ``expression`` whose size is the
+model's face binding's (50; 100 for ``flame-emoca-100``, the authors' model), read from
+the checkpoint's ``config.json`` at start; the channel names go once, comma-separated, on
+the latched ``/face/expression_names``. Parameters: every ``GeneratorConfig`` field (start-up only,
 except expressiveness, emotion, guidance_* and seed, which ``ros2 param set`` changes at
 run time after the generator's own validation) plus ``PainGeneratorSettings``.
+
+A model imported from the authors (``paindiffusion import-official``) streams with the
+sampling its checkpoint records: its chunk is one call of 24 new frames, and ``window``,
+``context``, ``horizon``, ``steps`` and ``uncertainty`` are not used (the ``stream`` value on
+``/diagnostics`` and the load log line say which geometry runs). Re-planning still
+applies, a whole 24-frame chunk at a time.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ from std_msgs.msg import Float32, Float32MultiArray, MultiArrayDimension, String
 
 from ..face.binding import FaceBinding, get_binding
 from ..face.facs import EXPRESSION_DIM, JAW_DIM
+from ..model.checkpoint_meta import read_face_binding
 from ..model.generation_process import GenerationProcess, ModelInfo
 from ..model.realtime import FrameClock, FramePlayer, FrameTimer, StimulusFeed
-from ..model.settings import RUNTIME_FIELDS, GeneratorConfig, check_setting
+from ..model.settings import RUNTIME_FIELDS, GeneratorConfig, check_setting, resolve_model_dir
 from ..stimulus import BIOVID_BASELINE_C, STIMULUS_RANGE_C
 from .diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, status
 from .params import ParameterGroup
@@ -70,9 +78,9 @@ class PainGeneratorSettings:
     clock_priority: int = field(default=10, metadata={"help": "SCHED_FIFO priority of the frame clock thread, the node's other threads one below (0 = normal scheduling; needs root or an rtprio limit)", "range": (0, 99)})
 
 
-def expression_message(values: Any) -> Float32MultiArray:
+def expression_message(values: Sequence[float]) -> Float32MultiArray:
     message = Float32MultiArray()
-    message.layout.dim = [MultiArrayDimension(label="expression", size=EXPRESSION_DIM, stride=EXPRESSION_DIM)]
+    message.layout.dim = [MultiArrayDimension(label="expression", size=len(values), stride=len(values))]
     message.data = [float(v) for v in values]
     return message
 
@@ -87,6 +95,7 @@ class PainGeneratorNode(Node):
         self.settings = ParameterGroup(self, PainGeneratorSettings()).settings
         self.params = ParameterGroup(self, GeneratorConfig(), mutable=RUNTIME_FIELDS, apply=self._apply_runtime)
         self.binding: Optional[FaceBinding] = None
+        self.stream = "not loaded"
         self.generator_error = ""
         self.restarts = 0
         self.feed = StimulusFeed(BIOVID_BASELINE_C, self.settings.stimulus_timeout, self.settings.replan_threshold_c)
@@ -103,7 +112,11 @@ class PainGeneratorNode(Node):
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(Temperature, "/pain/stimulus", self._on_stimulus, LATEST)
         self.clock = FrameClock(self.settings.rate)
-        self.player = FramePlayer(EXPRESSION_DIM, JAW_DIM, fps=self.settings.rate, ease_time=self.settings.ease_time)
+        recorded = read_face_binding(resolve_model_dir(self.params.settings.model))
+        self.sizes = (len(recorded.expression_names), recorded.jaw_dim) if recorded else (EXPRESSION_DIM, JAW_DIM)
+        """Expression and jaw values per frame: the model's face binding's, from its config.json (the
+        neutral frames before it loads have them too); 50 + 3 when that cannot be read."""
+        self.player = FramePlayer(*self.sizes, fps=self.settings.rate, ease_time=self.settings.ease_time)
         self._ros_offset = self.get_clock().now().nanoseconds * 1e-9 - time.monotonic()
         """ROS time − monotonic time: frames are scheduled on the monotonic clock and stamped on the ROS clock."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -120,14 +133,17 @@ class PainGeneratorNode(Node):
         ).start()
 
     def _on_ready(self, info: ModelInfo) -> None:
-        if info.latent_dim != EXPRESSION_DIM + JAW_DIM or info.jaw_dim != JAW_DIM:
-            self._on_error(f"ValueError: model {self.params.settings.model!r} has a {info.latent_dim}-d latent; the face topics carry 50 + 3")
+        sizes = (len(info.expression_names), info.jaw_dim)
+        if sizes != self.sizes or info.jaw_dim != JAW_DIM:
+            self._on_error(f"ValueError: model {self.params.settings.model!r} has a {sizes[0]} + {sizes[1]} latent; this node streams "
+                           f"{self.sizes[0]} + {JAW_DIM} (its config.json changed after start, or the jaw is not 3-d)")
             self.generation.stop()
             return
         self.binding = get_binding(info.binding)
         self.generator_error = ""
         self.names.publish(String(data=",".join(info.expression_names)))
-        self.get_logger().info(f"model loaded: face binding {info.binding}, horizon {info.horizon} frames, backend {self.params.settings.backend}")
+        self.stream = info.stream
+        self.get_logger().info(f"model loaded: face binding {info.binding}, backend {self.params.settings.backend}, {info.stream}")
 
     def _on_error(self, text: str) -> None:
         self.generator_error = text
@@ -211,6 +227,7 @@ class PainGeneratorNode(Node):
         values = {
             "model": self.params.settings.model or "(shipped default)",
             "binding": self.binding.name if self.binding else "none",
+            "stream": self.stream,
             "frames": self.frames_published,
             "clock_slipped_frames": self.clock.slipped,
             "clock_jitter_p99_ms": f"{jitter_p99 * 1e3:.2f}",
