@@ -85,11 +85,12 @@ def project_nodes(context):
     if not Path(params_file).is_file():
         raise RuntimeError(f"params_file {params_file} does not exist (give a node parameters YAML such as config/paindiffusion.yaml)")
     display = {parameter: value == "true" for parameter, value in given(context, display="display").items()}
+    patient = given(context, patient_profile="patient_profile")
     nodes = [
         project_node("elbow_driver", params_file, given(context, backend="hardware", port="port")),
-        project_node("stimulus_mapper", params_file, {}),
+        project_node("stimulus_mapper", params_file, patient),
         project_node("pain_generator", params_file, given(context, model="model")),
-        project_node("face_renderer", params_file, display),
+        project_node("face_renderer", params_file, {**display, **patient}),
     ]
     if LaunchConfiguration("console").perform(context) == "true":
         nodes.append(project_node("operator_console", params_file, {}))
@@ -157,6 +158,10 @@ def generate_launch_description():
         DeclareLaunchArgument("port", default_value="", description="serial port of the U2D2 or the Arduino bridge ('' = params_file's, /dev/ttyUSB0 by default)"),
         DeclareLaunchArgument("model", default_value="", description="checkpoint directory ('' = params_file's, the shipped models/paindiffusion-default by default)"),
         DeclareLaunchArgument("params_file", default_value=str(share / "config" / "paindiffusion.yaml"), description="node parameters YAML"),
+        DeclareLaunchArgument(
+            "patient_profile", default_value="",
+            description="patient profile (config/patients: its pain thresholds for stimulus_mapper, its look for face_renderer; '' = params_file's)",
+        ),
         DeclareLaunchArgument(
             "display", default_value="", choices=["", "true", "false"], description="show the face in a fullscreen window ('' = params_file's, false by default)"
         ),

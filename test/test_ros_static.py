@@ -161,8 +161,16 @@ def test_launch_respawns_as_fast_as_the_process_runner_and_ships_the_dds_profile
 def test_node_arguments_left_unset_keep_the_params_file_values():
     """An empty default means "not given": the node keeps its value from params_file."""
     defaults = declared_arguments()
-    for name in ("hardware", "port", "model", "display"):
+    for name in ("hardware", "port", "model", "display", "patient_profile"):
         assert defaults[name] == "", name
+
+
+def test_one_patient_profile_argument_sets_the_mapper_and_the_face():
+    """A profile holds both the patient's pain thresholds and look: launch gives it to both nodes."""
+    source = ast.unparse(launch_function("project_nodes"))
+    assert "given(context, patient_profile='patient_profile')" in source
+    assert "project_node('stimulus_mapper', params_file, patient)" in source
+    assert "project_node('face_renderer', params_file, {**display, **patient})" in source
 
 
 def test_recording_is_an_mcap_bag_of_the_recorded_topics_named_with_the_topics_option():
