@@ -1,7 +1,5 @@
 """Patient appearance: settings, MakeHuman macro weights, profiles, and what a bad value does."""
 
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
+from waiting import wait_for
 
 from paindiffusion_ros.face import appearance as app
 from paindiffusion_ros.face import assets, human
@@ -133,21 +132,10 @@ def context():
 def first_image(context, node) -> Image:
     listener = rclpy.create_node("listener", context=context)
     got: list[Image] = []
-    lock = threading.Lock()
-
-    def store(message):
-        with lock:
-            got.append(message)
-
-    listener.create_subscription(Image, "/face/image", store, LATEST)
+    listener.create_subscription(Image, "/face/image", got.append, LATEST)
     with NodeThreads([node, listener], context):
-        deadline = time.monotonic() + 20.0
-        while time.monotonic() < deadline:
-            with lock:
-                if got:
-                    return got[0]
-            time.sleep(0.05)
-    raise AssertionError("no /face/image")
+        assert wait_for(lambda: got), "no /face/image"
+    return got[0]
 
 
 def test_the_node_takes_its_patient_from_a_profile(context):
