@@ -87,7 +87,18 @@ class Process:
                 raise AssertionError(f"the process ended (status {self.popen.returncode}) before printing {pattern!r}:\n{self.output()[-3000:]}")
             return hit
 
-        return until(found, timeout, f"{pattern!r} in the output of {self.popen.args[:4]}")
+        try:
+            return until(found, timeout, f"{pattern!r} in the output of {self.popen.args[:4]}")
+        except AssertionError:
+            self.end()  # a fixture that fails here has no teardown: the process must not outlive the test
+            raise
+
+    def end(self, timeout: float = 120.0) -> None:
+        """Stop the process as Ctrl-C would (its children with it), killing it if that takes too long."""
+        try:
+            self.interrupt(timeout)
+        except AssertionError:
+            pass
 
     def interrupt(self, timeout: float) -> int:
         """SIGINT (Ctrl-C), then the exit status; killed, and a failure, if it does not end in time."""

@@ -203,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
                 paused=True,
             )
             console_dir = args.out / "recordings" if args.console else None
-            processes = NodeProcesses(graph(args.image_size, console_dir), params_file, args.out / "logs", stop_requested=stop.event)
+            processes = NodeProcesses(graph(args.image_size, console_dir), params_file, args.out / "logs", stop_requested=stop.event,
+                                      echo=("operator_console",))  # its addresses (and tokens) go to the terminal
             seconds = record_graph(recorder, processes, context, stop, args.duration, list(topics))
             counts = recorder.counts
         finally:

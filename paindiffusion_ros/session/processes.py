@@ -22,8 +22,8 @@ benchmarks), this runner does the same with the standard library:
   segment that carries the 0.8 MB face images whole), unless the environment names one
   or another RMW (``dds_profile_env``);
 - every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
-  each node's output goes, line by line, to ``log_dir/<node>.log`` and optionally to the
-  runner's stderr prefixed ``[node]``.
+  each node's output goes, line by line, to ``log_dir/<node>.log``, and that of the nodes
+  named in ``echo`` also to the runner's stderr, prefixed ``[node]``.
 
 ``kill(name, signal)`` and ``pid(name)`` are there for fault campaigns (kill -9 a node,
 SIGSTOP it, ...). Exit statuses follow ``subprocess``: negative = ended by that signal.
@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Optional, Sequence
+from typing import IO, Any, Collection, Iterable, Optional, Sequence
 
 import yaml
 
@@ -140,7 +140,7 @@ class NodeProcesses:
         run_dir: Path,
         respawn: bool = True,
         respawn_delay: float = RESPAWN_DELAY_S,
-        echo: bool = False,
+        echo: Collection[str] = (),
         env: Optional[dict[str, str]] = None,
         stop_requested: Optional[threading.Event] = None,
     ) -> None:
@@ -154,7 +154,7 @@ class NodeProcesses:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.respawn = respawn
         self.respawn_delay = respawn_delay
-        self.echo = echo
+        self.echo = frozenset(echo)
         self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.env.update(dds_profile_env(self.env))
         self.events: list[Event] = []
@@ -212,7 +212,7 @@ class NodeProcesses:
         for line in process.stdout:
             log.write(line)
             log.flush()
-            if self.echo:
+            if name in self.echo:
                 sys.stderr.write(f"[{name}] {line}")
 
     def _supervise(self, managed: _Managed) -> None:
