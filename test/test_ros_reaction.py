@@ -31,6 +31,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float32
 
@@ -55,6 +56,9 @@ MIN_EFFECT_PSPI = 0.2
 PLATEAU_S = 2.0
 WINDOW_FRAMES = 12
 """Trailing mean over 0.5 s, so the reaction is never seen before it happens."""
+DEEP = QoSProfile(depth=1000, reliability=STREAM.reliability)
+"""The probe's queues: a busy test process that takes messages late must lose none (a lost
+PSPI sample would shift the live stream against its twin by a frame)."""
 GENERATOR = (("expressiveness", 4.0), ("seed", 3), ("margin_s", 0.6))
 """A deep queue (margin 0.6 s) against underruns on a busy machine; with re-planning the
 queue does not delay the reaction."""
@@ -68,7 +72,7 @@ class PspiRecorder:
     def __init__(self, node, topic):
         self.lock = threading.Lock()
         self.samples = []
-        node.create_subscription(Float32, topic, self._store, STREAM)
+        node.create_subscription(Float32, topic, self._store, DEEP)
 
     def _store(self, message):
         with self.lock:
@@ -88,7 +92,7 @@ class GeneratorStatus:
 
     def __init__(self, node):
         self.values = {}
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._store, STREAM)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._store, DEEP)
 
     def _store(self, message):
         for status in message.status:
@@ -126,7 +130,7 @@ def test_bending_to_end_range_raises_pspi_in_time(tmp_path):
     bent = PspiRecorder(probe, "/pain/pspi")
     generator = GeneratorStatus(probe)
     stimulus = []
-    probe.create_subscription(Temperature, "/pain/stimulus", lambda m: stimulus.append((time.monotonic(), m.temperature)), STREAM)
+    probe.create_subscription(Temperature, "/pain/stimulus", lambda m: stimulus.append((time.monotonic(), m.temperature)), DEEP)
     elbow_parameters = AsyncParameterClient(probe, "elbow_driver")
     threads = NodeThreads([probe], context).start()
     processes = NodeProcesses(specs, PARAMS, tmp_path).start()
