@@ -6,7 +6,8 @@ the test is paired: the resting twin is the same generator — same checkpoint, 
 and seed — run here offline on the 32 °C baseline and played through a ``FramePlayer``
 as the node plays it, while the mapper maps the elbow's rest angle to exactly the
 baseline. Until the bend the node streams exactly the twin's frames; the bend's effect
-is the difference of the two PSPI streams (aligned from each one's first live frame).
+is the difference of the two PSPI streams (aligned where they agree, within the first
+second of live frames).
 (The twin runs offline, not as a second node, so the graph under test has the machine's
 CPU to itself: an underrun would ease the face to neutral and spoil the pairing.)
 The reaction time is when that difference first reaches half of its plateau (the mean
@@ -59,6 +60,10 @@ WINDOW_FRAMES = 12
 DEEP = QoSProfile(depth=1000, reliability=STREAM.reliability)
 """The probe's queues: a busy test process that takes messages late must lose none (a lost
 PSPI sample would shift the live stream against its twin by a frame)."""
+MAX_MISSED_FRAMES = 25
+"""On a loaded machine the probe's PSPI stream has been seen to begin 1 or 4 frames into the
+twin's (the stream exactly the twin's from there on): the twin is searched over the first
+second for the offset at which the two streams agree."""
 GENERATOR = (("expressiveness", 4.0), ("seed", 3), ("margin_s", 0.6))
 """A deep queue (margin 0.6 s) against underruns on a busy machine; with re-planning the
 queue does not delay the reaction."""
@@ -153,13 +158,17 @@ def test_bending_to_end_range_raises_pspi_in_time(tmp_path):
     hot = next((t for t, c in stimulus if t >= bend and c >= BENT_C), None)
     assert hot is not None, "the elbow never reached end range"
     times, bent_pspi = bent.live()
-    rested_pspi = resting_twin(len(bent_pspi) + 1)
+    rested_pspi = resting_twin(len(bent_pspi) + MAX_MISSED_FRAMES + 1)
     rested_pspi = rested_pspi[np.flatnonzero(rested_pspi)[0]:]
+    resting = int(np.sum(times < bend))
+    missed = next((k for k in range(MAX_MISSED_FRAMES + 1)
+                   if np.abs(bent_pspi[:resting] - rested_pspi[k:k + resting]).max() < 1e-3), None)
+    assert missed is not None, "with the same seed and stimulus the two faces must agree before the bend"
+    rested_pspi = rested_pspi[missed:]
     frames = min(len(bent_pspi), len(rested_pspi))
     difference = bent_pspi[:frames] - rested_pspi[:frames]
     times = times[:frames]
     effect = np.convolve(difference, np.ones(WINDOW_FRAMES) / WINDOW_FRAMES)[:frames]
-    assert np.abs(difference[times < bend]).max() < 1e-3, "with the same seed and stimulus the two faces must agree before the bend"
     plateau = difference[times >= times[-1] - PLATEAU_S].mean()
     assert plateau >= MIN_EFFECT_PSPI, f"end range raised PSPI by only {plateau:.2f} over the resting twin"
     reacted = next((t for t, e in zip(times, effect) if t >= bend and e >= plateau / 2), None)
