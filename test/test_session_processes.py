@@ -7,6 +7,8 @@ condition with a generous deadline, so a busy machine only makes the test slower
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -151,3 +153,37 @@ def test_a_stopped_node_still_stops_cleanly(tmp_path, listener):
     finally:
         returncodes = processes.stop()
     assert returncodes == {"stimulus_mapper": [0]}, logs(processes)
+
+
+RUNNER = """
+import sys, time
+from pathlib import Path
+from paindiffusion_ros.session.processes import NodeProcesses, NodeSpec
+driver = NodeSpec("elbow_driver", "paindiffusion_ros.nodes.elbow_driver", (
+    ("backend", "dynamixel"), ("port", sys.argv[1]), ("latency_timer_ms", 16.0), ("mode", "hold")))
+processes = NodeProcesses([driver], Path(sys.argv[2]), Path(sys.argv[3])).start()
+print(processes.pid("elbow_driver"), flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_runner_killed_with_sigkill_takes_its_nodes_with_it_and_the_torque_goes_off(tmp_path):
+    """No node outlives a runner that dies without stopping it: the driver holding the motor
+    stops as on Ctrl-C (exit, torque off) instead of running on, parented to init."""
+    emulator = MX64Emulator(str(tmp_path / "ttyUSB0"), protocol=2, hand=lambda t: 1.0).start()
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, emulator.path, str(PARAMS), str(tmp_path / "logs")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        node = int(runner.stdout.readline())
+        assert wait_for(lambda: emulator.peek("torque_enable") == 1), (tmp_path / "logs" / "elbow_driver.log").read_text()
+        runner.kill()
+        runner.wait()
+        assert wait_for(lambda: not Path(f"/proc/{node}").exists() or "(Z)" in Path(f"/proc/{node}/stat").read_text()), \
+            "the driver outlived its runner"
+        torque_writes = [value for name, value in emulator.writes if name == "torque_enable"]
+        assert torque_writes[-1] == 0 and emulator.peek("torque_enable") == 0, "the driver switched the torque off as it stopped"
+        assert "Traceback" not in (tmp_path / "logs" / "elbow_driver.log").read_text()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        emulator.stop()

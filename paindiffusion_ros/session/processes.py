@@ -21,6 +21,10 @@ benchmarks), this runner does the same with the standard library:
 - the nodes get the Fast DDS profile ``config/fastdds.xml`` as under launch (a shared-memory
   segment that carries the 0.8 MB face images whole), unless the environment names one
   or another RMW (``dds_profile_env``);
+- a node stops cleanly when the runner dies without stopping it (``nodes.entry``,
+  ``PR_SET_PDEATHSIG``): Linux signals the death of the *thread* that started the node, so
+  call ``start()`` from a thread that outlives the graph (respawns come from each node's
+  supervising thread, which does);
 - every start, exit and respawn is an ``Event`` (time, node, what, pid, exit status), and
   each node's output goes, line by line, to ``log_dir/<node>.log``, and that of the nodes
   named in ``echo`` also to the runner's stderr, prefixed ``[node]``.
@@ -43,6 +47,7 @@ from typing import IO, Any, Collection, Iterable, Optional, Sequence
 
 import yaml
 
+from ..nodes.entry import RUNNER_ENV
 from ..nodes.spin import CANNOT_START
 from ..paths import package_path
 
@@ -155,7 +160,7 @@ class NodeProcesses:
         self.respawn = respawn
         self.respawn_delay = respawn_delay
         self.echo = frozenset(echo)
-        self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+        self.env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1", **{RUNNER_ENV: str(os.getpid())})
         self.env.update(dds_profile_env(self.env))
         self.events: list[Event] = []
         self._lock = threading.RLock()
