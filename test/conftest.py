@@ -7,9 +7,23 @@ so several developers' test runs on one machine cannot see each other's graphs.
 import os
 import random
 
+import pytest
+
 _lo, _hi = (int(x) for x in os.environ.get("PAINDIFFUSION_TEST_DOMAINS", "1-101").split("-"))
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(_lo, _hi))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+@pytest.fixture
+def context():
+    """An rclpy context of the test's own (its nodes use it), shut down after the test."""
+    import rclpy
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
 
 
 def pytest_configure(config):

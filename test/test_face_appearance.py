@@ -4,7 +4,6 @@
 import numpy as np
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from waiting import wait_for
@@ -120,13 +119,6 @@ def test_render_command_refuses_a_bad_appearance_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "paindiffusion render: appearance: sex='robot' is not one of female, male"
 
-
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 def first_image(context, node) -> Image:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image, JointState, Temperature
@@ -35,13 +34,6 @@ from paindiffusion_ros.session.processes import NodeProcesses, NodeSpec, catches
 
 PARAMS = Path(__file__).resolve().parent.parent / "config" / "paindiffusion.yaml"
 
-
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 class Listener:

@@ -20,7 +20,7 @@ from paindiffusion_ros.nodes.pain_generator import PainGeneratorNode
 from paindiffusion_ros.nodes.qos import LATCHED
 from test_face_flame import small_model, write
 from test_model_official_stream import SAMPLING, TINY
-from test_ros_nodes import Listener, context, statuses  # noqa: F401 (context: fixture)
+from test_ros_nodes import Listener, statuses
 from waiting import wait_for
 
 

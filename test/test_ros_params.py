@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.parameter import Parameter
 
@@ -19,13 +18,6 @@ class Settings:
     enabled: bool = field(default=True, metadata={"help": "a switch"})
     name: str = field(default="x", metadata={"help": "start-up only"})
 
-
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 def make(context, overrides=(), apply=None):

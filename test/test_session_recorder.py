@@ -27,13 +27,6 @@ from paindiffusion_ros.session.signals import StopSignals
 N = 30
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    ctx.try_shutdown()
-
 
 def spin_until(executor, condition, timeout=10.0):
     deadline = time.monotonic() + timeout
