@@ -29,6 +29,7 @@ from geometry_msgs.msg import Vector3Stamped
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CompressedImage, JointState, Temperature
 from std_msgs.msg import Float32, Float32MultiArray, String
 
@@ -112,9 +113,10 @@ class GraphProbe:
     message (deep reliable queues: a busy test process loses nothing the nodes send reliably).
 
     Times are wall-clock seconds (``time.time()``, the ROS clock): a message's time is its header
-    stamp when it has one — when its node made it, so a probe that falls behind on a loaded
-    machine does not move it — else its arrival here (``/face/expression``: its ``/face/jaw_pose``
-    twin carries the frame's slot on the 25 Hz grid)."""
+    stamp when it has one, else its DDS source timestamp (when its node published it): never its
+    arrival here, so a probe that falls behind on a loaded machine does not move it, and the last
+    message of a node killed with ``kill -9``, taken after the kill, is not mistaken for the
+    respawned node's first (a loaded run failed that way)."""
 
     def __init__(self) -> None:
         self.context = Context()
@@ -131,6 +133,7 @@ class GraphProbe:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._running = True
+        self.died: Optional[BaseException] = None
         self.thread = threading.Thread(target=self._spin, name="fault-probe", daemon=True)
         self.thread.start()
 
@@ -140,19 +143,26 @@ class GraphProbe:
                 self.executor.spin_once(timeout_sec=0.1)
             except ExternalShutdownException:
                 break
+            except Exception as error:
+                self.died = error
+                raise
+
+    def messages_between(self, topic: str, since: float = -np.inf, until: float = np.inf) -> list[tuple[float, Any]]:
+        """(time, message) of ``topic`` with since ≤ time < until, in time order; AssertionError
+        once the probe's executor thread has died (it would never store another message)."""
+        if self.died is not None:
+            raise AssertionError(f"the probe stopped receiving: its executor thread died of {self.died!r}")
+        with self.lock:
+            return sorted(((t, m) for t, m in self.messages[topic] if since <= t < until), key=lambda item: item[0])
 
     def _store(self, topic: str) -> Callable[[Any], None]:
-        def store(message: Any) -> None:
+        def store(message: Any, info: MessageInfo) -> None:
             stamp = stamp_of(message)
             with self.lock:
-                self.messages[topic].append((time.time() if stamp is None else stamp, message))
+                self.messages[topic].append((info["source_timestamp"] * 1e-9 if stamp is None else stamp, message))
 
         return store
 
-    def messages_between(self, topic: str, since: float = -np.inf, until: float = np.inf) -> list[tuple[float, Any]]:
-        """(time, message) of ``topic`` with since ≤ time < until, in time order."""
-        with self.lock:
-            return sorted(((t, m) for t, m in self.messages[topic] if since <= t < until), key=lambda item: item[0])
 
     def times(self, topic: str, since: float = -np.inf, until: float = np.inf) -> np.ndarray:
         return np.array([t for t, _ in self.messages_between(topic, since, until)])

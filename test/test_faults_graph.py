@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rclpy
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState, Temperature
@@ -136,8 +137,8 @@ def test_kill_9_of_a_node_leaves_the_others_running_and_it_comes_back(campaign, 
     wait_for_data(probe, topic, before + 2.0)
     rate_before = probe.rate(topic, before, before + 2.0)
     others = {other: rig.nodes.pid(other) for other in rig.nodes.names if other != node}
-    killed = time.time()
     rig.nodes.kill(node, signal.SIGKILL)
+    killed = time.time()  # after the kill: whatever the killed process made is stamped before it
     back = wait_until(lambda: probe.first_after(topic, killed), RECOVERY_TIMEOUT_S, f"{topic} back after kill -9 {node}")
     wait_for_data(probe, topic, back + 3.5)
     rate_after = probe.rate(topic, back + 0.5, back + 3.5)
@@ -291,7 +292,9 @@ def test_rogue_stimuli_joint_states_and_face_parameters_are_rejected_and_counted
     rig, probe = campaign.rig, campaign.probe
     start = campaign.settle()
     pids = {name: rig.nodes.pid(name) for name in rig.nodes.names}
-    node = probe.node
+    # A node of its own that no executor spins: destroying a publisher of the probe's node while its
+    # executor thread waits on that publisher's events killed the probe (InvalidHandle) in a loaded run.
+    node = rclpy.create_node("fault_rogue", context=probe.context)
     rogue = {topic: node.create_publisher(kind, topic, STREAM)
              for topic, kind in (("/pain/stimulus", Temperature), ("/face/expression", Float32MultiArray), ("/joint_states", JointState))}
     listeners = 2 + sum(recorder.process.poll() is None for recorder in rig.recorders.values())  # node, probe, recorders
@@ -312,8 +315,7 @@ def test_rogue_stimuli_joint_states_and_face_parameters_are_rejected_and_counted
 
     generator, face, mapper = wait_until(send_until_counted, RECOVERY_TIMEOUT_S, "rogue messages counted")
     stopped = time.time()
-    for publisher in rogue.values():
-        node.destroy_publisher(publisher)
+    node.destroy_node()
     for status, (_, key) in zip((generator, face, mapper), counters):
         assert 0 < int(status.values[key]) <= sent, (key, status.values[key], sent)
     wait_for_data(probe, "/face/jaw_pose", stopped + 1.0)
