@@ -9,12 +9,15 @@ callback in that thread: a third of the cost. It is what rclpy's own
 ``wait_for_message`` does (the ``WaitSet`` of rclpy's C extension, the same in Humble,
 Jazzy and Kilted). The subscription belongs to a callback group no executor runs, so
 the node's executor never takes its messages; the node's other work (timers, parameter
-services) stays on the executor, so the callback must be thread-safe against it. A
-periodic ``on_tick`` (a watchdog) can run in the same thread, between two waits.
+services) stays on the executor, so the callback must be thread-safe against it. An
+``on_tick`` (a watchdog) can run in the same thread, between two waits, as often as it
+asks: it returns the seconds until it wants to run again (a watchdog that only needs to
+wake when its input would go stale costs no wake-ups while the input flows).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -44,13 +47,12 @@ class _NoExecutor(CallbackGroup):
 
 class SubscriptionThread:
     """Subscribes ``node`` to ``topic`` and calls ``callback(message)`` from a dedicated thread,
-    and ``on_tick()`` every ``tick_period`` seconds when given."""
+    and, when given, ``on_tick()`` once at the start and then again after the seconds each call returns."""
 
     def __init__(self, node: Node, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile,
-                 tick_period: float = 0.0, on_tick: Optional[Callable[[], None]] = None) -> None:
+                 on_tick: Optional[Callable[[], float]] = None) -> None:
         self.node = node
         self.callback = callback
-        self.tick_period = tick_period if on_tick is not None else 0.0
         self.on_tick = on_tick
         self.subscription = node.create_subscription(msg_type, topic, callback, qos, callback_group=_NoExecutor())
         self._stop = threading.Event()
@@ -72,9 +74,9 @@ class SubscriptionThread:
     def _run(self) -> None:
         subscription = self.subscription
         wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, 0, self.node.context.handle)
-        tick = time.monotonic() + self.tick_period
+        tick = time.monotonic() if self.on_tick is not None else math.inf
         while not self._stop.is_set() and self.node.context.ok():
-            timeout = min(tick - time.monotonic(), WAIT_S) if self.tick_period else WAIT_S
+            timeout = min(tick - time.monotonic(), WAIT_S)
             wait_set.clear_entities()
             wait_set.add_subscription(subscription.handle)
             wait_set.add_guard_condition(self._wake.handle)
@@ -84,6 +86,5 @@ class SubscriptionThread:
             if subscription.handle.pointer in wait_set.get_ready_entities("subscription"):
                 while (taken := subscription.handle.take_message(subscription.msg_type, subscription.raw)) is not None:
                     self.callback(taken[0])
-            if self.tick_period and time.monotonic() >= tick:
-                tick = max(tick + self.tick_period, time.monotonic())
-                self.on_tick()
+            if time.monotonic() >= tick:
+                tick = time.monotonic() + self.on_tick()
