@@ -132,7 +132,6 @@ def write(path: Path, key: str, arrays: Arrays) -> bool:
     except OSError as error:
         LOG.warning("face cache: cannot write %s (%s); the face is built at every start", path.parent, error)
         return False
-    prune(path.parent, path.name.split("-", 1)[0])
     return True
 
 
@@ -166,5 +165,6 @@ def cached(kind: str, fields: Mapping[str, Any], build: Callable[[], Arrays], re
         except (KeyError, ValueError, TypeError) as error:
             LOG.warning("face cache: %s does not hold a whole face (%s); building the face and rewriting it", path, error)
     built = build()
-    write(path, key, built)
+    if write(path, key, built):
+        prune(path.parent, kind)
     return restore(built)
