@@ -6,12 +6,15 @@ so several developers' test runs on one machine cannot see each other's graphs.
 
 import os
 import random
+import tempfile
 
 import pytest
 
 _lo, _hi = (int(x) for x in os.environ.get("PAINDIFFUSION_TEST_DOMAINS", "1-101").split("-"))
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(_lo, _hi))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+_face_cache = tempfile.TemporaryDirectory(prefix="paindiffusion-test-cache-")  # removed at exit
+os.environ["PAINDIFFUSION_CACHE_DIR"] = _face_cache.name  # built faces: never ~/.cache, never a previous run's
 
 
 @pytest.fixture

@@ -151,6 +151,7 @@ def test_a_bad_profile_or_missing_assets_keep_the_node_publishing(context, tmp_p
     monkeypatch.setattr(assets, "load_base_mesh", broken)
     monkeypatch.setattr("paindiffusion_ros.face.human.head_mesh", broken)
     human.human_face.cache_clear()  # a face built earlier in this process would hide the broken install
+    monkeypatch.setenv("PAINDIFFUSION_CACHE_DIR", str(tmp_path / "empty-cache"))  # and so would one cached on disk
     fallback = FaceRendererNode(node_name="fallback", context=context, parameter_overrides=[
         Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
     assert isinstance(fallback.face, BuiltinFace) and "base.obj" in fallback.problem

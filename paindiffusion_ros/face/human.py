@@ -15,20 +15,22 @@ albedo and wrinkle maps ``skin.py`` paints for the appearance.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Mapping
 
 import cv2
 import numba
 import numpy as np
 
-from . import assets, au_map, facs, raster
+from . import assets, au_map, face_cache, facs, raster
 from .appearance import Appearance, identity_targets, macro_targets
 from .assets import AssetError
 from .binding import BUILTIN_FACS
 from .geometry import axis_angle_to_matrix
 from .models import check_parameters
-from .skin import hair_coverage, paint_surface
+from .skin import Surface, hair_coverage, paint_surface
 
 NECK_CUT = 0.545
 """Base-mesh height (m) below which the neck is cut (below the bottom of the framed image)."""
@@ -252,6 +254,43 @@ class HumanFace:
         self.vertex_colors = self.surface.vertex_colors
         self.regions = self.surface.regions
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the face holds but its appearance, as named arrays (what ``face_cache`` stores)."""
+        out = {"rest": self.rest, "faces": self.faces, "jaw_pivot": self.jaw_pivot, "jaw_weights": self._jaw_weights,
+               "jawed": self._jawed, "basis.start": self._basis.start, "basis.index": self._basis.index,
+               "basis.value": self._basis.value}
+        for f in dataclasses.fields(Surface):
+            value = getattr(self.surface, f.name)
+            if isinstance(value, dict):
+                out[f"surface.{f.name}.names"] = np.array(list(value))
+                value = list(value.values())
+            out[f"surface.{f.name}"] = np.asarray(value)
+        return out
+
+    @classmethod
+    def from_arrays(cls, appearance: Appearance, arrays: Mapping[str, np.ndarray]) -> "HumanFace":
+        """The face that ``arrays()`` described (KeyError, ValueError or TypeError if they do not)."""
+        surface = {}
+        for f in dataclasses.fields(Surface):
+            value = arrays[f"surface.{f.name}"]
+            if f.type == "dict":
+                surface[f.name] = {str(name): tuple(float(x) for x in row)
+                                   for name, row in zip(arrays[f"surface.{f.name}.names"], value, strict=True)}
+            elif f.type == "float":
+                surface[f.name] = float(value)
+            else:
+                surface[f.name] = value
+        face = cls.__new__(cls)
+        face.appearance = appearance.validate()
+        face.rest, face.faces, face.jaw_pivot = arrays["rest"], arrays["faces"], arrays["jaw_pivot"]
+        face._jaw_weights, face._jawed = arrays["jaw_weights"], arrays["jawed"]
+        face._basis = SparseBasis(arrays["basis.start"], arrays["basis.index"], arrays["basis.value"])
+        face.surface = Surface(**surface)
+        face.material = face.surface.material
+        face.vertex_colors = face.surface.vertex_colors
+        face.regions = face.surface.regions
+        return face
+
     def vertices(self, expression: np.ndarray, jaw_pose: np.ndarray) -> np.ndarray:
         e, j = check_parameters(expression, jaw_pose, facs.EXPRESSION_DIM)
         v = self.rest.copy()
@@ -269,8 +308,19 @@ class HumanFace:
 @lru_cache(maxsize=4)
 def human_face(appearance: Appearance = Appearance()) -> HumanFace:
     """A shared human face per appearance: building one (painting its skin) takes seconds,
-    and a face is read-only after construction, so nodes and renderers in one process reuse it."""
-    return HumanFace(appearance)
+    and a face is read-only after construction, so nodes and renderers in one process reuse
+    it, and a process that starts again loads it from the disk cache (``face_cache``)."""
+    appearance = appearance.validate()
+    return face_cache.cached("human", cache_fields(appearance), lambda: HumanFace(appearance).arrays(),
+                             lambda arrays: HumanFace.from_arrays(appearance, arrays))
+
+
+def cache_fields(appearance: Appearance) -> dict:
+    """What a human face is built from, for its ``face_cache`` key: the appearance and the
+    asset install (a missing install is AssetError here, even when a face is cached)."""
+    assets.data_root()
+    return {"face": "human", "appearance": dataclasses.asdict(appearance),
+            "assets": face_cache.distribution_digest(assets.DISTRIBUTION)}
 
 
 def head_affine(base: np.ndarray, shaped: np.ndarray):

@@ -106,16 +106,13 @@ class FaceRendererNode(Node):
         self.problem = ""
         self.stand_in = False
         """True when the configured face could not load: the face shown stays neutral."""
-        self.face = self._load_face()
-        self.expression_dim = len(self.face.binding.expression_names)
-        self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
-        self.face_input = StreamFollower(self.expression_dim + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
-        self.expression = np.zeros(self.expression_dim, np.float32)
-        self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         self.frames = 0
         self.bad_messages = 0
         self._reported_bad = 0
         self.mismatch = ""
+        # Endpoints first: DDS discovers them in its own threads while the face loads (a
+        # respawned renderer's subscribers are matched by its first image). No callback runs
+        # before the node spins, after __init__.
         self.compressed = self.create_publisher(CompressedImage, "/face/image/compressed", STREAM)
         self.image = self.create_publisher(Image, "/face/image", LATEST)
         self.mesh = self.create_publisher(Marker, "/face/mesh", STREAM)
@@ -123,6 +120,12 @@ class FaceRendererNode(Node):
         self.create_subscription(Float32MultiArray, "/face/expression", self._on_expression, LATEST)
         self.create_subscription(Vector3Stamped, "/face/jaw_pose", self._on_jaw, LATEST)
         self.create_subscription(String, "/face/expression_names", self._on_names, LATCHED)
+        self.face = self._load_face()
+        self.expression_dim = len(self.face.binding.expression_names)
+        self.renderer = FaceRenderer(self.face, self.settings.size, self.render_config, self.settings.region)
+        self.face_input = StreamFollower(self.expression_dim + JAW_DIM, self.settings.ease_time, self.settings.silence_timeout)
+        self.expression = np.zeros(self.expression_dim, np.float32)
+        self.jaw_pose = np.zeros(JAW_DIM, np.float32)
         if self.settings.display:
             self.window = Display(self.window_config)
         if self.settings.mesh_rate > 0:
