@@ -277,9 +277,11 @@ def test_face_renderer_publishes_the_compressed_image_that_decodes_to_the_raw_on
 
 def test_face_renderer_eases_to_neutral_while_the_generator_is_silent_and_blends_back(context):
     """Every rendered frame is recorded (polling the node from this thread could miss the
-    easing on a loaded machine): no jump from the expression to neutral and back."""
+    easing on a loaded machine): no jump from the expression to neutral and back. The
+    silence timeout is far above a loaded machine's delivery gaps (0.2 s counted a second and
+    third silence in 4 of ~27 loaded runs), so the one pause the test makes is the one counted."""
     renderer = FaceRendererNode(context=context, parameter_overrides=[
-        Parameter("size", value=64), Parameter("mesh_rate", value=0.0), Parameter("silence_timeout", value=0.2), Parameter("ease_time", value=1.0)])
+        Parameter("size", value=64), Parameter("mesh_rate", value=0.0), Parameter("silence_timeout", value=1.5), Parameter("ease_time", value=1.0)])
     shown: list[float] = []
     render = renderer.renderer.render
 
