@@ -45,6 +45,10 @@ from typing import Any, Callable
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(150, 230)))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
+from paindiffusion_ros.session.processes import dds_profile_env  # noqa: E402
+
+os.environ.update(dds_profile_env(os.environ))  # the watcher as a bench tool is set up (README): the nodes' Fast DDS profile
+
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 import yaml  # noqa: E402
