@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 from waiting import wait_for
 
 from paindiffusion_ros.face import appearance as app
-from paindiffusion_ros.face import assets, human
+from paindiffusion_ros.face import assets, face_cache, human
 from paindiffusion_ros.face.appearance import Appearance, appearance_from_profile, parse_appearance
 from paindiffusion_ros.face.models import BuiltinFace, load_face
 from paindiffusion_ros.face.render import FaceRenderer
@@ -120,7 +120,6 @@ def test_render_command_refuses_a_bad_appearance_in_one_line(tmp_path, capsys):
     assert code == 2 and err == "paindiffusion render: appearance: sex='robot' is not one of female, male"
 
 
-
 def first_image(context, node) -> Image:
     listener = rclpy.create_node("listener", context=context)
     got: list[Image] = []
@@ -151,7 +150,7 @@ def test_a_bad_profile_or_missing_assets_keep_the_node_publishing(context, tmp_p
     monkeypatch.setattr(assets, "load_base_mesh", broken)
     monkeypatch.setattr("paindiffusion_ros.face.human.head_mesh", broken)
     human.human_face.cache_clear()  # a face built earlier in this process would hide the broken install
-    monkeypatch.setenv("PAINDIFFUSION_CACHE_DIR", str(tmp_path / "empty-cache"))  # and so would one cached on disk
+    monkeypatch.setenv(face_cache.CACHE_ENV, str(tmp_path / "empty-cache"))  # and so would one cached on disk
     fallback = FaceRendererNode(node_name="fallback", context=context, parameter_overrides=[
         Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
     assert isinstance(fallback.face, BuiltinFace) and "base.obj" in fallback.problem
