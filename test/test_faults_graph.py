@@ -414,6 +414,21 @@ def frame_slots(messages: list) -> np.ndarray:
     return np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in messages])
 
 
+def frames_the_bag_must_hold(rig: Rig, seen: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """The frames ``seen`` by the probe that a bag whose frames are ``slots`` must also hold: of each
+    generator process, those from the first frame of that process the bag holds on. A respawned
+    generator's first frames reach each subscriber only once that subscriber has discovered the new
+    process (the recorder and the probe apart: 0.7 s in one loaded run), which no recorder can help."""
+    to_wall = time.time() - time.monotonic()
+    starts = [event.time + to_wall for event in rig.nodes.events if event.node == "pain_generator" and event.what != "exit"]
+    must = []
+    for begin, end in zip(starts, [*starts[1:], np.inf]):
+        held = slots[(slots >= begin) & (slots < end)]
+        if len(held):
+            must.append(seen[(seen >= held[0]) & (seen < end)])
+    return np.concatenate(must) if must else np.array([])
+
+
 def test_a_full_disk_stops_the_recorder_with_a_readable_bag_complete_to_the_failure(campaign):
     if can_mount():
         pytest.skip(can_mount())
@@ -426,8 +441,8 @@ def test_a_full_disk_stops_the_recorder_with_a_readable_bag_complete_to_the_fail
     assert len(failures) == 1, log
     bag = read_bag(recorder.out)
     slots = frame_slots(bag["/face/jaw_pose"])
-    seen = probe.times("/face/jaw_pose", slots[0], slots[-1] - 0.5)
-    assert set(np.round(seen * FPS).astype(int)) <= set(np.round(slots * FPS).astype(int)), "the bag lost frames before the failure"
+    seen = frames_the_bag_must_hold(rig, probe.times("/face/jaw_pose", slots[0], slots[-1] - 0.5), slots)
+    assert len(seen) >= FPS and set(np.round(seen * FPS).astype(int)) <= set(np.round(slots * FPS).astype(int)), "the bag lost frames before the failure"
     assert len(bag["/joint_states"]) > 100
     campaign.record(f"disk fills while recording ({SMALL_DISK_MB} MB tmpfs)", "recorder stops below min_free_mb, closes the bag "
                     "(readable, every frame up to the failure), one error line, exit 1", bag_seconds=slots[-1] - slots[0])
