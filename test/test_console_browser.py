@@ -221,7 +221,11 @@ def test_console_loads_with_the_nodes_controls_and_the_face_updates(demo, browse
     face = browser.find_element(By.ID, "face")
     first = until(lambda: int(face.get_attribute("data-frames") or 0), STEP_TIMEOUT_S, "the first face image")
     until(lambda: int(face.get_attribute("data-frames")) >= first + 5, STEP_TIMEOUT_S, "five more face images")
-    assert browser.execute_script("return document.getElementById('face').naturalWidth") == 128
+    # A new frame's JPEG is set as the image's source ~10 times a second and has no size until
+    # decoded (naturalWidth 0 was read once mid-decode): look at a frame the browser has decoded.
+    shown = until(lambda: browser.execute_script("const f = document.getElementById('face'); return f.complete && f.naturalWidth"),
+                  STEP_TIMEOUT_S, "a decoded face image")
+    assert shown == 128
     until(lambda: browser.execute_script("return ['angle', 'heat', 'pspi'].every((n) => charts.samples[n].length > 5)"), STEP_TIMEOUT_S, "the live traces")
     until(lambda: "pain_generator: generator" in browser.find_element(By.ID, "diagnostics").text, STEP_TIMEOUT_S, "the generator's status")
     assert browser.find_element(By.ID, "connection").text == "live"
