@@ -92,6 +92,23 @@ def test_stimulus_mapper_stale_timeout_runs_from_its_start(context):
         mapper.destroy_node()
 
 
+def test_stimulus_mapper_reports_a_stale_spell_that_ended_before_its_report(context):
+    """A driver respawned within a second leaves a stale spell between two 1 Hz reports: the next
+    report still names it, once, and the one after is OK again."""
+    mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("stale_timeout", value=2.0)])
+    reports = []
+    mapper.diagnostics.publish = lambda *statuses: reports.extend(statuses)
+    try:
+        mapper.last_input = time.monotonic() - 3.0
+        mapper._watchdog()
+        mapper.last_input = time.monotonic()
+        mapper._publish_diagnostics()
+        mapper._publish_diagnostics()
+        assert [(s.level, "stale" in s.message) for s in reports] == [(DiagnosticStatus.WARN, True), (DiagnosticStatus.OK, False)]
+    finally:
+        mapper.destroy_node()
+
+
 def test_stimulus_mapper_heat_override_without_the_arm_is_published_and_reported(context):
     mapper = StimulusMapperNode(context=context, parameter_overrides=[Parameter("stale_timeout", value=0.3)])
     listener = Listener(context, {"/pain/stimulus": Temperature, "/diagnostics": DiagnosticArray})

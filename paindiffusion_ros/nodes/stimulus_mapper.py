@@ -4,7 +4,8 @@ One stimulus per joint state, with the joint state's stamp, mapped by
 ``stimulus.angle_to_temperature``; the variance field carries the angle's quantisation
 noise through the local slope of the map. A NaN angle, or no joint state for longer
 than ``stale_timeout``, gives the baseline (published at ``idle_rate`` while stale), a
-throttled warning and a WARN on ``/diagnostics``. The map's settings, the patient
+throttled warning and a WARN on ``/diagnostics`` (also for a stale spell that began and ended
+between two reports, e.g. a driver respawned within a second). The map's settings, the patient
 profile included, can change at run time; a bad profile is rejected with its reason.
 
 ``override_c`` (run time; 0 = off) is the heat override for demonstrations without the
@@ -74,6 +75,7 @@ class StimulusMapperNode(Node):
         self.stale_count = 0
         self.nan_count = 0
         self._reported_nan = 0
+        self._reported_stale = 0
         self.mapped_count = 0
         self.stimulus = self.create_publisher(Temperature, "/pain/stimulus", STREAM)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -133,11 +135,13 @@ class StimulusMapperNode(Node):
             level, message = WARN, f"heat override {self.map.override:.1f} °C: the elbow is ignored"
         elif self.stale:
             level, message = WARN, "joint states stale: stimulus at baseline"
+        elif self.stale_count > self._reported_stale:
+            level, message = WARN, "joint states were stale since the last report: stimulus was at baseline"
         elif self.nan_count > self._reported_nan:
             level, message = WARN, "non-finite joint angles: stimulus at baseline for them"
         else:
             level, message = OK, "mapping"
-        self._reported_nan = self.nan_count
+        self._reported_nan, self._reported_stale = self.nan_count, self.stale_count
         values = {
             "profile": self.map.profile.name if self.map.profile else "linear",
             "range_rad": f"{config.lower_angle:.3f}..{config.upper_angle:.3f}",
