@@ -3,7 +3,9 @@
 import threading
 import time
 
+import pytest
 import rclpy
+from rclpy.serialization import serialize_message
 from std_msgs.msg import Float32
 
 from paindiffusion_ros.nodes.qos import LATEST, STREAM
@@ -37,10 +39,11 @@ def test_messages_reach_the_callback_and_the_watchdog_runs_no_sooner_than_it_ask
     assert all(gap >= asked[i % len(asked)] for i, gap in enumerate(gaps)), (gaps, asked)
 
 
-def test_without_a_watchdog_messages_still_arrive(context):
+@pytest.mark.parametrize("raw", [False, True], ids=["message", "serialised"])
+def test_without_a_watchdog_messages_still_arrive(context, raw):
     node = rclpy.create_node("subscriber", context=context)
     received = []
-    thread = SubscriptionThread(node, Float32, "/numbers", received.append, LATEST).start()
+    thread = SubscriptionThread(node, Float32, "/numbers", received.append, LATEST, raw=raw).start()
     talker = rclpy.create_node("talker", context=context)
     publisher = talker.create_publisher(Float32, "/numbers", STREAM)
     try:
@@ -51,4 +54,5 @@ def test_without_a_watchdog_messages_still_arrive(context):
         thread.stop()
         talker.destroy_node()
         node.destroy_node()
-    assert received[0].data == 1.5
+    expected = serialize_message(Float32(data=1.5)) if raw else Float32(data=1.5)
+    assert received == [expected]

@@ -12,7 +12,8 @@ the node's executor never takes its messages; the node's other work (timers, par
 services) stays on the executor, so the callback must be thread-safe against it. An
 ``on_tick`` (a watchdog) can run in the same thread, between two waits, as often as it
 asks: it returns the seconds until it wants to run again (a watchdog that only needs to
-wake when its input would go stale costs no wake-ups while the input flows).
+wake when its input would go stale costs no wake-ups while the input flows). With
+``raw=True`` the callback gets each message as its serialised bytes (``cdr.py`` reads them).
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ class SubscriptionThread:
     and, when given, ``on_tick()`` once at the start and then again after the seconds each call returns."""
 
     def __init__(self, node: Node, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile,
-                 on_tick: Optional[Callable[[], float]] = None) -> None:
+                 on_tick: Optional[Callable[[], float]] = None, raw: bool = False) -> None:
         self.node = node
         self.callback = callback
         self.on_tick = on_tick
-        self.subscription = node.create_subscription(msg_type, topic, callback, qos, callback_group=_NoExecutor())
+        self.subscription = node.create_subscription(msg_type, topic, callback, qos, callback_group=_NoExecutor(), raw=raw)
         self._stop = threading.Event()
         self._wake = GuardCondition(None, None, context=node.context)
         self._thread = threading.Thread(target=self._run, name=f"subscription{topic.replace('/', '-')}", daemon=True)
