@@ -7,7 +7,7 @@
 Every node reads ``params_file`` (default: the installed config/paindiffusion.yaml; a
 path that does not exist stops the launch with that error); the ``hardware``, ``port``,
 ``model`` and ``display`` arguments, when given, override single parameters on top of
-it (left unset, the file's values hold). Nodes respawn after a crash (0.5 s delay, so a
+it (left unset, the file's values hold). Nodes respawn after a crash (0.2 s delay, so a
 stream is back within the 3 s the bench allows). That includes the elbow driver: it
 never exits for a hardware fault (an unopenable port or a lost link is retried and
 reported on /diagnostics), so a crash is a software fault, and a respawned driver
@@ -36,7 +36,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 
 PACKAGE = "paindiffusion"
-RESPAWN_DELAY_S = 0.5
+RESPAWN_DELAY_S = 0.2
 DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 """Fast DDS 3 (Kilted on) reads the first, Fast DDS 2 (Humble, Jazzy) the second; set only one:
 Fast DDS 3 reads both and loads a file named twice twice (duplicate transport ids)."""

@@ -55,7 +55,7 @@ DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROF
 """Fast DDS 3 (Kilted on, and the PyPI wheels) reads the first, Fast DDS 2 (Humble, Jazzy) the
 second; only one is set: Fast DDS 3 reads both and would load the file twice."""
 FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")
-RESPAWN_DELAY_S = 0.5
+RESPAWN_DELAY_S = 0.2
 """Seconds between a node's exit and its restart (the launch file uses the same)."""
 POLL_S = 0.02
 """How often a waiting respawn looks at the stop request."""
