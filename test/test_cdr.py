@@ -2,14 +2,17 @@
 
 import math
 import struct
+import time
 
 import pytest
 from builtin_interfaces.msg import Time
+from rclpy.clock import ROSClock
 from rclpy.serialization import deserialize_message, serialize_message
+from rclpy.time import Time as RclpyTime
 from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Header
 
-from paindiffusion_ros.nodes.cdr import StampedTemplate, joint_position, split_nanoseconds
+from paindiffusion_ros.nodes.cdr import StampedTemplate, joint_position, stamp_now
 
 
 @pytest.mark.parametrize("joint", ["j", "elbow_joint", "a_joint_name_of_odd_length"])
@@ -72,5 +75,11 @@ def test_joint_position_of_another_encoding_goes_through_rclpy(monkeypatch):
     assert joint_position(data, "knee") is None
 
 
-def test_split_nanoseconds():
-    assert split_nanoseconds(1_796_195_607_431_608_108) == (1_796_195_607, 431_608_108)
+def test_stamp_now_is_the_system_time_unless_the_clock_is_simulated():
+    clock = ROSClock()
+    before = time.time_ns()
+    sec, nanosec = stamp_now(clock)
+    assert before <= sec * 1_000_000_000 + nanosec <= time.time_ns() and 0 <= nanosec < 1_000_000_000
+    clock._set_ros_time_is_active(True)
+    clock.set_ros_time_override(RclpyTime(seconds=12, nanoseconds=345))
+    assert stamp_now(clock) == (12, 345)

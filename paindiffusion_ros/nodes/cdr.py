@@ -32,10 +32,11 @@ ENCAPSULATION = {b"\x00\x01": "<", b"\x00\x00": ">"}
 """XCDR1 encapsulation identifiers and their byte orders."""
 
 
-def _find_once(data: bytes, needle: bytes, what: str) -> int:
+def find_once(data: bytes, needle: bytes, what: str) -> int:
+    """Offset of the only occurrence of ``needle`` (a sentinel) in serialised ``data``."""
     index = data.find(needle)
     if index < 0 or data.find(needle, index + 1) >= 0:
-        raise ValueError(f"cannot locate the {what} in the serialised template")
+        raise RuntimeError(f"cannot locate the {what} in the serialised message")
     return index
 
 
@@ -50,13 +51,12 @@ class StampedTemplate:
             raise ValueError(f"between 1 and {len(SENTINEL_VALUES)} values, not {count}")
         message = build(*SENTINEL_VALUES[:count])
         message.header.stamp = Time(sec=SENTINEL_STAMP[0], nanosec=SENTINEL_STAMP[1])
-        self.message_type = type(message)
         self._template = serialize_message(message)
         order = ENCAPSULATION[self._template[:2]]
         self._stamp = struct.Struct(f"{order}iI")
         self._value = struct.Struct(f"{order}d")
-        self._stamp_at = _find_once(self._template, self._stamp.pack(*SENTINEL_STAMP), "stamp")
-        self._values_at = [_find_once(self._template, self._value.pack(v), f"value {i}") for i, v in enumerate(SENTINEL_VALUES[:count])]
+        self._stamp_at = find_once(self._template, self._stamp.pack(*SENTINEL_STAMP), "stamp")
+        self._values_at = [find_once(self._template, self._value.pack(v), f"value {i}") for i, v in enumerate(SENTINEL_VALUES[:count])]
 
     def encode(self, sec: int, nanosec: int, *values: float) -> bytes:
         """The message's bytes with this stamp and these values (as many as the template has)."""
@@ -69,15 +69,11 @@ class StampedTemplate:
         return bytes(data)
 
 
-def split_nanoseconds(nanoseconds: int) -> tuple[int, int]:
-    """(sec, nanosec) of a stamp given in nanoseconds."""
+def stamp_now(clock: ROSClock) -> tuple[int, int]:
+    """(sec, nanosec) of the node clock's time: the system time (without rclpy's Time
+    objects) unless the node runs on simulated time (``use_sim_time``)."""
+    nanoseconds = clock.now().nanoseconds if clock.ros_time_is_active else time.time_ns()
     return divmod(nanoseconds, 1_000_000_000)
-
-
-def clock_nanoseconds(clock: ROSClock) -> int:
-    """The node clock's time: the system time (without rclpy's Time objects) unless the
-    node runs on simulated time (``use_sim_time``)."""
-    return clock.now().nanoseconds if clock.ros_time_is_active else time.time_ns()
 
 
 class _Reader:

@@ -27,7 +27,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from ..hardware.base import ElbowBackend, ElbowConfig, ElbowError, ElbowStatus, make_backend
-from .cdr import StampedTemplate, clock_nanoseconds, split_nanoseconds
+from .cdr import StampedTemplate, stamp_now
 from .diagnostics import DiagnosticsPublisher, status
 from .params import ParameterGroup
 from .qos import STREAM
@@ -117,7 +117,7 @@ class ElbowDriverNode(Node):
             state = None if self.open_error else self.backend.read()
         if state is None or not math.isfinite(state.position):
             return
-        stamp = split_nanoseconds(clock_nanoseconds(self.get_clock()))
+        stamp = stamp_now(self.get_clock())
         self.joint_states.publish(self._message.encode(*stamp, float(state.position), float(state.velocity), float(state.effort)))
         self.samples += 1
         self._last_stamp = stamp

@@ -21,15 +21,10 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker
 
+from .cdr import find_once
+
 SENTINEL_POINT = (1.2345678901234567e-7, -7.654321098765432e-5, 3.141592653589793e-3)
 SENTINEL_COLOR = (0.123456789, 0.23456789, 0.3456789, 0.456789)
-
-
-def _find_once(data: bytes, needle: bytes, what: str) -> int:
-    index = data.find(needle)
-    if index < 0 or data.find(needle, index + 1) >= 0:
-        raise RuntimeError(f"cannot locate the {what} in the serialised Marker")
-    return index
 
 
 def serialize_marker(marker: Marker, points: np.ndarray, colors: np.ndarray) -> bytes:
@@ -42,8 +37,8 @@ def serialize_marker(marker: Marker, points: np.ndarray, colors: np.ndarray) -> 
     template.points = [Point(x=SENTINEL_POINT[0], y=SENTINEL_POINT[1], z=SENTINEL_POINT[2])]
     template.colors = [ColorRGBA(r=SENTINEL_COLOR[0], g=SENTINEL_COLOR[1], b=SENTINEL_COLOR[2], a=SENTINEL_COLOR[3])]
     data = serialize_message(template)
-    point_at = _find_once(data, struct.pack("<3d", *SENTINEL_POINT), "points")
-    color_at = _find_once(data, struct.pack("<4f", *SENTINEL_COLOR), "colors")
+    point_at = find_once(data, struct.pack("<3d", *SENTINEL_POINT), "points")
+    color_at = find_once(data, struct.pack("<4f", *SENTINEL_COLOR), "colors")
     points_count_at = data.rfind(struct.pack("<I", 1), 0, point_at)
     colors_count_at = color_at - 4
     if points_count_at < 0 or data[colors_count_at:color_at] != struct.pack("<I", 1):

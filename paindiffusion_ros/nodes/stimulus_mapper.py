@@ -34,7 +34,7 @@ from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Header
 
 from ..stimulus import StimulusMap, StimulusMapConfig
-from .cdr import StampedTemplate, clock_nanoseconds, joint_position, split_nanoseconds
+from .cdr import StampedTemplate, joint_position, stamp_now
 from .diagnostics import OK, WARN, DiagnosticsPublisher, status
 from .elbow_driver import JOINT_NAME
 from .params import ParameterGroup
@@ -124,7 +124,7 @@ class StimulusMapperNode(Node):
             self.last_input = time.monotonic()
         if not self.stale:
             return min(self.last_input + self.params.settings.stale_timeout - time.monotonic(), WATCHDOG_MAX_S)
-        self._publish(*split_nanoseconds(clock_nanoseconds(self.get_clock())), math.nan)
+        self._publish(*stamp_now(self.get_clock()), math.nan)
         if self.map.override is None:
             self.stale_count += 1
             self.get_logger().warning(
