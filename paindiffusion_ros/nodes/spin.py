@@ -11,6 +11,12 @@ node starts through ``nodes/entry.py``, as its executables do): the first reques
 the spin loop, later ones change nothing. Every node then destroys itself (hardware
 torque off, files closed, threads joined) and the process exits 0.
 
+The executor waits until there is work or a stop signal: Python's signal wake-up fd
+(``signal.set_wakeup_fd``) is read by a thread that wakes the executor, whose wait then
+returns so that the main thread runs the Python handler. Before, the executor woke every
+0.1 s to look at the stop request: 10 wake-ups a second cost the 100 Hz driver and mapper
+~0.5 % of a core each.
+
 Once the node is built, every object made so far (imports, the face, the parameters) moves
 to the garbage collector's permanent generation (``gc.freeze``). A full collection then
 looks only at what the running node made since: before, one took ~50 ms in the generator's
@@ -21,13 +27,16 @@ that the 25 Hz frame clock and the 100 Hz sampler need for that long.
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
@@ -40,8 +49,38 @@ SETTINGS_ERRORS = (ValueError, RuntimeError, ParameterException)
 CANNOT_START = 2
 """Exit status of a node that cannot start for its settings (a crash exits 1): starting it
 again cannot help, so ``session.processes`` does not respawn it."""
-SPIN_SLICE_S = 0.1
-"""Longest wait in the executor before the stop request is looked at again."""
+SPIN_SLICE_S = 1.0
+"""Longest wait in the executor: a stop signal ends a wait at once (``SignalWake``); the slice
+bounds the wait should a wake-up ever be missed."""
+
+
+def _nothing() -> None:
+    """The task that ends a wait."""
+
+
+class SignalWake:
+    """While open, a signal caught by a Python handler also ends ``executor``'s ``spin_once``: a
+    thread reads the signal wake-up fd and queues an empty task, work that ends the wait (a
+    bare ``executor.wake()`` only rebuilds the wait set and waits on). Open and close it in the
+    main thread (``signal.set_wakeup_fd`` is main-thread only)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._previous = signal.set_wakeup_fd(self._write)
+        self._thread = threading.Thread(target=self._run, args=(executor,), name="signal-wake", daemon=True)
+        self._thread.start()
+
+    def _run(self, executor: Executor) -> None:
+        while os.read(self._read, 64):
+            executor.create_task(_nothing)
+        os.close(self._read)
+
+    def close(self) -> None:
+        """Restore the previous wake-up fd and end the thread (before the executor shuts down)."""
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._write)
+        self._thread.join()
 
 
 def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None) -> int:
@@ -53,7 +92,7 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     included) logs one line naming the problem and the process exits with status
     ``CANNOT_START`` (2). A single-threaded executor: the nodes' slow work
     (generation) runs in their own threads, and rclpy's multi-threaded executor
-    busy-polls (see ``graph.py``). It spins in slices of ``SPIN_SLICE_S``: a Python
+    busy-polls (see ``graph.py``). A stop signal wakes its wait (``SignalWake``): a Python
     signal handler runs only between two waits."""
     stop = process_stop_signals()
     args = list(sys.argv if args is None else args)
@@ -69,6 +108,7 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
         return CANNOT_START
     node: Optional[Node] = None
     executor = SingleThreadedExecutor()
+    wake = SignalWake(executor)
     try:
         node = make_node()
         executor.add_node(node)
@@ -83,6 +123,7 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
     except ExternalShutdownException:
         pass
     finally:
+        wake.close()
         executor.shutdown()
         if node is not None:
             node.destroy_node()
