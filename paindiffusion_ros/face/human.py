@@ -24,7 +24,7 @@ import cv2
 import numba
 import numpy as np
 
-from . import assets, au_map, face_cache, facs, raster
+from . import assets, au_map, child_build, face_cache, facs, raster
 from .appearance import Appearance, identity_targets, macro_targets
 from .assets import AssetError
 from .binding import BUILTIN_FACS
@@ -309,10 +309,18 @@ class HumanFace:
 def human_face(appearance: Appearance = Appearance()) -> HumanFace:
     """A shared human face per appearance: building one (painting its skin) takes seconds,
     and a face is read-only after construction, so nodes and renderers in one process reuse
-    it, and a process that starts again loads it from the disk cache (``face_cache``)."""
+    it, and a process that starts again loads it from the disk cache (``face_cache``). A face
+    not cached yet is built in a child process (``child_build``): the process keeps only the
+    face, not the heap that building it took."""
     appearance = appearance.validate()
-    return face_cache.cached("human", cache_fields(appearance), lambda: HumanFace(appearance).arrays(),
+    return face_cache.cached("human", cache_fields(appearance), lambda: built_arrays(appearance),
                              lambda arrays: HumanFace.from_arrays(appearance, arrays))
+
+
+def built_arrays(appearance: Appearance) -> Mapping[str, np.ndarray]:
+    """The arrays of a newly built face: from a child process, else built here."""
+    arrays = child_build.human_arrays(appearance)
+    return arrays if arrays is not None else HumanFace(appearance).arrays()
 
 
 def cache_fields(appearance: Appearance) -> dict:
