@@ -12,7 +12,6 @@ stops once the face is built) and dies with its parent (Linux ``PR_SET_PDEATHSIG
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
@@ -25,13 +24,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..session.signals import signal_on_parent_death
 from . import face_cache
 from .appearance import Appearance
 
 LOG = logging.getLogger(__name__)
 KEY = "child-build"
 """The key the child stores its arrays under (the file is the parent's, read once)."""
-PR_SET_PDEATHSIG = 1
 
 
 def human_arrays(appearance: Appearance) -> Optional[dict[str, np.ndarray]]:
@@ -52,8 +51,7 @@ def human_arrays(appearance: Appearance) -> Optional[dict[str, np.ndarray]]:
 def main(args: Sequence[str]) -> int:
     """The child: ``APPEARANCE_JSON OUT_NPZ``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal_on_parent_death(signal.SIGKILL)
     from .human import HumanFace
 
     appearance = Appearance(**json.loads(args[0])).validate()

@@ -16,19 +16,17 @@ driver holding torque. ``ros2 launch`` watches its children itself and sets no s
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import os
 import signal
 import sys
 from typing import Callable, Optional, Sequence
 
-from ..session.signals import process_stop_signals
+from ..session.signals import process_stop_signals, signal_on_parent_death
 
 PACKAGE = "paindiffusion_ros.nodes"
 RUNNER_ENV = "PAINDIFFUSION_RUNNER_PID"
 """Set by ``session.processes`` to its own pid for the nodes it runs."""
-PR_SET_PDEATHSIG = 1
 
 
 def stop_with_runner() -> None:
@@ -37,7 +35,7 @@ def stop_with_runner() -> None:
     runner = os.environ.get(RUNNER_ENV, "")
     if not runner.isdigit() or not sys.platform.startswith("linux"):
         return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal_on_parent_death(signal.SIGTERM)
     if os.getppid() != int(runner):
         os.kill(os.getpid(), signal.SIGTERM)
 

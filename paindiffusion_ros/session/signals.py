@@ -9,12 +9,15 @@ handlers, turn both signals into an event, and spin in short slices that look at
 
 from __future__ import annotations
 
+import ctypes
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any, Optional
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PR_SET_PDEATHSIG = 1
 _PROCESS_STOP: Optional["StopSignals"] = None
 
 
@@ -49,3 +52,10 @@ def process_stop_signals() -> StopSignals:
     if _PROCESS_STOP is None:
         _PROCESS_STOP = StopSignals().__enter__()
     return _PROCESS_STOP
+
+
+def signal_on_parent_death(number: int) -> None:
+    """Ask Linux to send this process signal ``number`` when its parent dies (``PR_SET_PDEATHSIG``;
+    nothing on other systems)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, number)
