@@ -6,8 +6,8 @@ a core on the 2-core machine, for a node whose own work per message is a few doz
 microseconds (the stimulus mapper). ``SubscriptionThread`` waits on a wait set holding
 only this subscription and a stop guard, takes a message when one is ready and calls the
 callback in that thread: a third of the cost. One take per wake-up: the wait returns at
-once while more are queued, so while messages flow no take comes back empty. It is what rclpy's own
-``wait_for_message`` does (the ``WaitSet`` of rclpy's C extension, the same in Humble,
+once while more are queued, so while messages flow no take comes back empty. It is what
+rclpy's own ``wait_for_message`` does (the ``WaitSet`` of rclpy's C extension, the same in Humble,
 Jazzy and Kilted). The subscription belongs to a callback group no executor runs, so
 the node's executor never takes its messages; the node's other work (timers, parameter
 services) stays on the executor, so the callback must be thread-safe against it. An
